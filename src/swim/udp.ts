@@ -1,0 +1,118 @@
+/**
+ * Start a SWIM node on real sockets: the entry point for the node daemon.
+ *
+ *   const node = await startSwimNode({ name: 'n1', host: '127.0.0.11', port: 7946, seeds, statePath });
+ *   node.on('user', (payload, from) => ...);      // application broadcasts from other nodes
+ *   node.on('join' | 'dead' | 'leave' | ..., (member) => ...);
+ *   node.broadcast('log-head', bytes);            // spread our own payload
+ *   node.setMeta(bytes);                          // e.g. log root hash and sync port
+ *   formatMembersTable(node.members(), { now: node.now() });
+ *   await node.close({ leave: true });
+ *
+ * Order at start: load the saved incarnation (a corrupt state file stops us before any socket
+ * is opened), bind UDP and TCP (port 0 = ephemeral; `node.address` has the real one), build the
+ * state machine with that address, then join the seeds.
+ */
+import { randomFillSync } from 'node:crypto';
+import { FileIncarnationStore, type IncarnationStore } from './incarnation-store.ts';
+import { SwimRuntime } from './runtime.ts';
+import type { Address, Random, SwimStateMachine } from './types.ts';
+import { UdpTransport } from './udp-transport.ts';
+
+export { SwimRuntime } from './runtime.ts';
+export type { RuntimeWarning, SwimRuntimeEvents } from './runtime.ts';
+export { UdpTransport } from './udp-transport.ts';
+export type { TransportStats, TransportWarning } from './udp-transport.ts';
+export { FileIncarnationStore, MemoryIncarnationStore } from './incarnation-store.ts';
+export type { IncarnationStore } from './incarnation-store.ts';
+
+/** Everything a state machine needs to be built for a bound node. */
+export interface MachineContext {
+  name: string;
+  /** The bound "ip:port" (the real port when 0 was asked for). */
+  address: Address;
+  /** Incarnation to start at: one above the saved one, or null with no saved state. */
+  incarnation: number | null;
+  meta: Uint8Array;
+  random: Random;
+  now: number;
+}
+
+export type MachineFactory = (ctx: MachineContext) => SwimStateMachine;
+
+export interface SwimNodeOptions {
+  /** Unique node name. */
+  name: string;
+  /** IP address to bind UDP and TCP to. */
+  host: string;
+  /** Port for UDP and TCP; 0 = pick a free one. Default 7946. */
+  port?: number;
+  /** Addresses to join through; empty or absent for the first node. */
+  seeds?: Address[];
+  meta?: Uint8Array;
+  /** File that keeps the incarnation across restarts (written durably whenever it changes). */
+  statePath?: string;
+  /** Or any other store (tests); ignored when statePath is given. */
+  store?: IncarnationStore;
+  /** Builds the protocol state machine. */
+  createMachine: MachineFactory;
+  clock?: () => number;
+  random?: Random;
+  leaveLingerMs?: number;
+  maxStreamBytes?: number;
+  maxInboundStreams?: number;
+  inboundStreamTimeoutMs?: number;
+}
+
+export const DEFAULT_PORT = 7946;
+
+export async function startSwimNode(opts: SwimNodeOptions): Promise<SwimRuntime> {
+  const store = opts.statePath !== undefined ? new FileIncarnationStore(opts.statePath) : (opts.store ?? null);
+  const saved = store ? store.load() : null;
+  const transport = await UdpTransport.bind({
+    host: opts.host,
+    port: opts.port ?? DEFAULT_PORT,
+    ...(opts.maxStreamBytes !== undefined ? { maxStreamBytes: opts.maxStreamBytes } : {}),
+    ...(opts.maxInboundStreams !== undefined ? { maxInboundStreams: opts.maxInboundStreams } : {}),
+    ...(opts.inboundStreamTimeoutMs !== undefined ? { inboundStreamTimeoutMs: opts.inboundStreamTimeoutMs } : {}),
+  });
+  try {
+    const clock = opts.clock ?? (() => performance.now());
+    const machine = opts.createMachine({
+      name: opts.name,
+      address: transport.address,
+      incarnation: saved === null ? null : saved + 1,
+      meta: opts.meta ?? new Uint8Array(0),
+      random: opts.random ?? cryptoRandom(),
+      now: clock(),
+    });
+    const runtime = new SwimRuntime({
+      machine,
+      transport,
+      clock,
+      store,
+      storedIncarnation: saved,
+      ...(opts.leaveLingerMs !== undefined ? { leaveLingerMs: opts.leaveLingerMs } : {}),
+    });
+    runtime.join(opts.seeds ?? []);
+    return runtime;
+  } catch (e) {
+    await transport.close();
+    throw e;
+  }
+}
+
+/** Randomness for real nodes: the OS CSPRNG, drawn 256 words at a time. */
+export function cryptoRandom(): Random {
+  const words = new Uint32Array(256);
+  let at = words.length;
+  return {
+    next(): number {
+      if (at === words.length) {
+        randomFillSync(words);
+        at = 0;
+      }
+      return (words[at++] as number) / 0x1_0000_0000;
+    },
+  };
+}
