@@ -1,0 +1,112 @@
+/**
+ * The Merkle tree over the log, shaped like the directory tree so that two nodes can compare root
+ * hashes and descend only into the directories whose hashes differ.
+ *
+ * Every path that has entries (including deleted paths, old incarnations and permission entries:
+ * the tree covers the stored *set*, not the current view, so it converges exactly when the logs do)
+ * has a node:
+ *
+ *   hash(path) = SHA-256("basefs/merkle/v1" NUL
+ *                        || u32 entryCount || entry hashes in byte order
+ *                        || for each child in byte order of name: u8 nameLength || name || hash(child))
+ *
+ * Unlike the original's XOR, sorted concatenation cannot cancel out (its root-level entries vanished)
+ * and cannot be forged by choosing entries whose hashes XOR to a target. Hashes are recomputed lazily:
+ * an insert marks the path and its ancestors dirty, and `rootHash()` rehashes only dirty nodes, so a
+ * bulk load of a whole log hashes each node once.
+ */
+import { taggedHash, type Hash } from './hash.ts';
+import { splitPath } from './paths.ts';
+
+const encoder = new TextEncoder();
+
+export interface MerkleNode {
+  readonly name: string;
+  readonly path: string;
+  readonly parent: MerkleNode | null;
+  readonly entries: Hash[];
+  readonly children: Map<string, MerkleNode>;
+  hash: Hash | null; // null = dirty
+}
+
+export interface MerkleSummary {
+  path: string;
+  hash: Hash;
+  entries: Hash[];
+  children: Array<{ name: string; hash: Hash }>;
+}
+
+export class MerkleTree {
+  readonly root: MerkleNode = { name: '', path: '/', parent: null, entries: [], children: new Map(), hash: null };
+
+  add(path: string, entryHash: Hash): void {
+    let node = this.root;
+    for (const part of splitPath(path)) {
+      let child = node.children.get(part);
+      if (child === undefined) {
+        child = {
+          name: part,
+          path: node.path === '/' ? '/' + part : node.path + '/' + part,
+          parent: node,
+          entries: [],
+          children: new Map(),
+          hash: null,
+        };
+        node.children.set(part, child);
+      }
+      node = child;
+    }
+    node.entries.push(entryHash);
+    for (let n: MerkleNode | null = node; n !== null && n.hash !== null; n = n.parent) n.hash = null;
+  }
+
+  find(path: string): MerkleNode | undefined {
+    let node: MerkleNode | undefined = this.root;
+    for (const part of splitPath(path)) {
+      node = node.children.get(part);
+      if (node === undefined) return undefined;
+    }
+    return node;
+  }
+
+  rootHash(): Hash {
+    return this.hashOf(this.root);
+  }
+
+  hashOf(node: MerkleNode): Hash {
+    if (node.hash !== null) return node.hash;
+    // Post-order without recursion limits on deep trees is not needed: depth is bounded by paths.
+    const children = [...node.children.values()].sort((a, b) => compareNames(a.name, b.name));
+    const entries = node.entries.slice().sort(Buffer.compare);
+    const parts: Uint8Array[] = [];
+    const count = new Uint8Array(4);
+    new DataView(count.buffer).setUint32(0, entries.length);
+    parts.push(count, ...entries);
+    for (const c of children) {
+      const name = encoder.encode(c.name);
+      parts.push(Uint8Array.of(name.length), name, this.hashOf(c));
+    }
+    node.hash = taggedHash('basefs/merkle/v1', ...parts);
+    return node.hash;
+  }
+
+  /** What a sync peer needs to compare one directory level. */
+  summary(path: string): MerkleSummary | undefined {
+    const node = this.find(path);
+    if (node === undefined) return undefined;
+    return {
+      path,
+      hash: this.hashOf(node),
+      entries: node.entries.slice().sort(Buffer.compare),
+      children: [...node.children.values()]
+        .sort((a, b) => compareNames(a.name, b.name))
+        .map((c) => ({ name: c.name, hash: this.hashOf(c) })),
+    };
+  }
+}
+
+/** Byte order of the UTF-8 names, identical on every platform and locale. */
+function compareNames(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+

@@ -1,0 +1,130 @@
+/**
+ * One filesystem on this machine: its log file, block store, view and (with a key) a writer.
+ *
+ * Directory layout (inside BASEFS_HOME/fs/<name>/, see home.ts):
+ *   log        the append-only log file (log-file.ts), each record = entry hash || entry bytes
+ *   log.lock   held while a process has the log open for writing
+ *   blocks/    content-addressed file blocks (block-store.ts)
+ */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { err } from './errors.ts';
+import { ACTION, createEntry, ZERO_HASH, type Entry } from './entry.ts';
+import { chunkFile, decodeText } from './content.ts';
+import { BlockStore } from './block-store.ts';
+import type { KeyPair } from './keys.ts';
+import { LogFile, readLog, type Recovery, type SyncPolicy } from './log-file.ts';
+import { Log, encodeRecord } from './log.ts';
+import { View } from './view.ts';
+import { Writer } from './writer.ts';
+
+export interface OpenOptions {
+  /** Writable (takes the lock) or a read-only snapshot that may run beside a writer. Default true. */
+  writable?: boolean;
+  sync?: SyncPolicy;
+  key?: KeyPair | null;
+  now?: () => number;
+}
+
+export class Replica {
+  readonly dir: string;
+  readonly log: Log;
+  readonly view: View;
+  readonly blocks: BlockStore;
+  readonly writer: Writer | null;
+  readonly recovered: Recovery | null;
+  private readonly file: LogFile | null;
+
+  private constructor(dir: string, log: Log, file: LogFile | null, blocks: BlockStore, recovered: Recovery | null, opts: OpenOptions) {
+    this.dir = dir;
+    this.log = log;
+    this.file = file;
+    this.blocks = blocks;
+    this.recovered = recovered;
+    this.view = new View(log, blocks);
+    this.writer =
+      opts.key && file !== null
+        ? new Writer({ log, view: this.view, key: opts.key, blocks, ...(opts.now ? { now: opts.now } : {}) })
+        : null;
+  }
+
+  static exists(dir: string): boolean {
+    return existsSync(join(dir, 'log'));
+  }
+
+  static open(dir: string, opts: OpenOptions = {}): Replica {
+    if (!Replica.exists(dir)) throw err('NOT_FOUND', `no filesystem at ${dir}`);
+    const blocks = BlockStore.open(join(dir, 'blocks'), opts.sync ? { sync: opts.sync } : {});
+    if (opts.writable === false) {
+      const snap = readLog(join(dir, 'log'));
+      const log = new Log(null);
+      log.loadTrusted(snap.records);
+      return new Replica(dir, log, null, blocks, null, opts);
+    }
+    const opened = LogFile.open(join(dir, 'log'), opts.sync ? { sync: opts.sync } : {});
+    const log = new Log(opened.log);
+    log.loadTrusted(opened.records);
+    return new Replica(dir, log, opened.log, blocks, opened.recovered, opts);
+  }
+
+  /**
+   * Create a filesystem from its first entries (bootstrap), or from a peer's log (get): `entries`
+   * are verified like any received entry, and the first one must be a genesis entry.
+   */
+  static create(dir: string, entries: readonly Uint8Array[], opts: OpenOptions & { force?: boolean } = {}): Replica {
+    if (Replica.exists(dir) && !opts.force) throw err('EXISTS', `a filesystem already exists at ${dir}`);
+    mkdirSync(dir, { recursive: true });
+    if (opts.force) rmSync(join(dir, 'log'), { force: true });
+    const check = new Log(null);
+    const results = check.ingestMany(entries);
+    const bad = results.find((r) => r.status !== 'accepted');
+    if (bad !== undefined) throw err(bad.code ?? 'MALFORMED', `initial entries rejected (${bad.status})`);
+    const opened = LogFile.open(join(dir, 'log'), opts.sync ? { sync: opts.sync } : {});
+    opened.log.append([...check.entriesInOrder()].map(encodeRecord));
+    opened.log.close();
+    return Replica.open(dir, opts);
+  }
+
+  get name(): string {
+    return decodeText(this.log.genesis.entry.content);
+  }
+
+  /** The bootstrap seed list kept in /.cluster ("ip:port" lines). */
+  seeds(): string[] {
+    try {
+      return decodeText(this.view.readFile('/.cluster'))
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.length > 0 && !l.startsWith('#'));
+    } catch {
+      return [];
+    }
+  }
+
+  close(): void {
+    this.file?.close();
+  }
+}
+
+/**
+ * The first entries of a new filesystem: the genesis MKDIR "/" (its author is the root of trust),
+ * a GRANT at "/" for each further root key, and /.cluster listing the seed addresses.
+ */
+export function bootstrapEntries(name: string, rootKeys: readonly KeyPair[], seeds: readonly string[], now: number): Entry[] {
+  const first = rootKeys[0];
+  if (first === undefined) throw err('USAGE', 'bootstrap needs at least one root key');
+  const enc = new TextEncoder();
+  const sign = (parent: Uint8Array, action: Entry['action'], n: string, content: Uint8Array) =>
+    createEntry({ parent, timestamp: now, action, name: n, content }, first.publicKey, first.seed);
+  const genesis = sign(ZERO_HASH, ACTION.MKDIR, '/', enc.encode(name));
+  const out = [genesis];
+  let permHead = genesis;
+  rootKeys.slice(1).forEach((k, i) => {
+    permHead = sign(permHead.hash, ACTION.GRANT, `root-${i + 1}`, k.publicKey);
+    out.push(permHead);
+  });
+  const cluster = chunkFile(enc.encode(seeds.map((s) => s + '\n').join('')));
+  if (cluster.blocks.length > 0) throw err('TOO_LARGE', 'too many seed addresses');
+  out.push(sign(genesis.hash, ACTION.WRITE, '.cluster', cluster.manifest));
+  return out;
+}

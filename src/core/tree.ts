@@ -1,0 +1,156 @@
+/**
+ * The structural index of the log: every stored entry as a node that knows its path, its chain and
+ * its successors. This is pure bookkeeping, decided by each entry and its parent alone, so it is the
+ * same on every node whatever order entries arrived in. Who *wins* is decided later (resolve.ts).
+ *
+ * How entries link (one chain per path, as in the original, but without its name-based guessing):
+ *   - A CHILD entry (MKDIR, WRITE, SLINK or LINK whose parent is a MKDIR) starts a path
+ *     `parent.path/name` under that directory incarnation. Several CHILD entries with the same name
+ *     under the same MKDIR are competing first entries of one chain.
+ *   - Every other content entry is a NEXT entry: it continues its parent's path (its name must be the
+ *     path's base name), e.g. WRITE after WRITE, DELETE after anything, MKDIR or WRITE after DELETE.
+ *   - GRANT and REVOKE form the directory's permission chain: the first hangs off the directory's
+ *     MKDIR, each later one off a previous permission entry.
+ *   - A directory's children hang off the MKDIR that created its current incarnation, so deleting and
+ *     re-creating a directory starts it empty, and its grants over again.
+ */
+import { err } from './errors.ts';
+import { ACTION, isGenesis, type Entry } from './entry.ts';
+import { toHex } from './hash.ts';
+import { baseName, checkName, joinPath } from './paths.ts';
+
+/** What a path is after an entry: what may follow it is decided by this. */
+export type NodeKind = 'dir' | 'file' | 'gone' | 'perm';
+
+export interface Node {
+  readonly entry: Entry;
+  readonly key: string; // hex hash
+  readonly author: string; // hex public key
+  readonly path: string;
+  readonly kind: NodeKind;
+  readonly chain: Chain;
+  readonly parent: Node | null; // null for the first entries of a chain
+  readonly children: Node[]; // successors in the same chain
+  /** For MKDIR nodes: the chains of the children of this incarnation, and its permission chain. */
+  dirChildren?: Map<string, Chain>;
+  permChain?: Chain;
+  /** For REVERT nodes: the ancestor whose state is restored. */
+  revertTo?: Node;
+}
+
+export class Chain {
+  readonly roots: Node[] = [];
+  size = 0;
+  /** Bumped on every insert; resolve.ts caches on it. */
+  version = 0;
+  readonly kind: 'content' | 'perm';
+  readonly path: string;
+  /** The MKDIR this chain hangs from: the parent directory (content) or the directory itself (perm). */
+  readonly dir: Node | null;
+  constructor(kind: 'content' | 'perm', path: string, dir: Node | null) {
+    this.kind = kind;
+    this.path = path;
+    this.dir = dir;
+  }
+}
+
+export type Placement = Pick<Node, 'path' | 'kind' | 'chain' | 'parent' | 'revertTo'>;
+
+const CREATING: ReadonlySet<number> = new Set([ACTION.MKDIR, ACTION.WRITE, ACTION.SLINK, ACTION.LINK]);
+
+export class Tree {
+  readonly nodes = new Map<string, Node>();
+  readonly rootChain = new Chain('content', '/', null);
+  genesis: Node | null = null;
+
+  get(key: string): Node | undefined {
+    return this.nodes.get(key);
+  }
+
+  /**
+   * Place an entry whose parent is already in the tree. Throws ORPHAN / BAD_PARENT / BAD_NAME /
+   * SECOND_ROOT without changing anything when the entry cannot follow its parent.
+   */
+  insert(entry: Entry, placed: Placement = this.place(entry)): Node {
+    const node: Node = { entry, key: toHex(entry.hash), author: toHex(entry.author), ...placed, children: [] };
+    if (entry.action === ACTION.MKDIR) node.dirChildren = new Map();
+    const chain = placed.chain;
+    if (placed.parent) placed.parent.children.push(node);
+    else chain.roots.push(node);
+    // Register a chain the first time an entry lands in it (place() only proposed it).
+    if (chain.dir !== null && chain.kind === 'perm') chain.dir.permChain = chain;
+    else if (chain.dir !== null) (chain.dir.dirChildren as Map<string, Chain>).set(baseName(chain.path), chain);
+    chain.size++;
+    chain.version++;
+    if (this.genesis === null) this.genesis = node;
+    this.nodes.set(node.key, node);
+    return node;
+  }
+
+  /** Decide path, kind and chain without changing anything, so a rejected entry leaves no trace. */
+  place(entry: Entry): Placement {
+    if (isGenesis(entry)) {
+      if (this.genesis !== null) throw err('SECOND_ROOT', 'this filesystem already has a genesis entry');
+      if (entry.action !== ACTION.MKDIR || entry.name !== '/')
+        throw err('BAD_PARENT', 'the genesis entry must be MKDIR "/"');
+      return { path: '/', kind: 'dir', chain: this.rootChain, parent: null };
+    }
+    const p = this.nodes.get(toHex(entry.parent));
+    if (p === undefined) throw err('ORPHAN', 'parent not in the log');
+    const a = entry.action;
+
+    if (a === ACTION.GRANT || a === ACTION.REVOKE) {
+      if (p.kind === 'perm') return { path: p.path, kind: 'perm', chain: p.chain, parent: p };
+      if (p.entry.action !== ACTION.MKDIR) throw err('BAD_PARENT', 'a permission chain starts at a MKDIR');
+      return { path: p.path, kind: 'perm', chain: p.permChain ?? new Chain('perm', p.path, p), parent: null };
+    }
+    if (p.kind === 'perm') throw err('BAD_PARENT', 'content cannot follow a permission entry');
+
+    if (p.kind === 'dir' && CREATING.has(a)) {
+      if (p.entry.action !== ACTION.MKDIR) throw err('BAD_PARENT', 'new paths hang off a MKDIR');
+      checkName(entry.name);
+      const path = joinPath(p.path, entry.name);
+      const chain = (p.dirChildren as Map<string, Chain>).get(entry.name) ?? new Chain('content', path, p);
+      return { path, kind: a === ACTION.MKDIR ? 'dir' : 'file', chain, parent: null };
+    }
+
+    // A NEXT entry: same path as its parent.
+    if (entry.name !== p.entry.name) throw err('BAD_NAME', 'a successor keeps its path\'s name');
+    const next = (kind: NodeKind, revertTo?: Node) => ({
+      path: p.path,
+      kind,
+      chain: p.chain,
+      parent: p,
+      ...(revertTo ? { revertTo } : {}),
+    });
+    switch (a) {
+      case ACTION.MKDIR:
+        if (p.kind !== 'gone') throw err('BAD_PARENT', 'MKDIR over an existing path: delete it first');
+        return next('dir');
+      case ACTION.WRITE:
+      case ACTION.SLINK:
+      case ACTION.LINK:
+        return next('file'); // p is a file or gone here
+      case ACTION.DELETE:
+        if (p.path === '/') throw err('BAD_PARENT', 'the root cannot be deleted');
+        return next('gone');
+      case ACTION.MODE:
+        if (p.kind === 'gone') throw err('BAD_PARENT', 'MODE on a deleted path');
+        return next(p.kind);
+      case ACTION.ACK:
+        return next(p.kind);
+      case ACTION.REVERT: {
+        if (p.kind === 'dir') throw err('BAD_PARENT', 'directories are not reverted; delete and re-create');
+        const target = toHex(entry.content);
+        for (let q: Node | null = p; q !== null; q = q.parent) {
+          if (q.key === target) {
+            if (q.kind === 'dir' || q.kind === 'perm') throw err('BAD_PARENT', 'REVERT target is not a file state');
+            return next(q.kind, q);
+          }
+        }
+        throw err('BAD_PARENT', 'REVERT target is not an earlier entry of this path');
+      }
+    }
+    throw err('MALFORMED', `unknown action ${a}`);
+  }
+}

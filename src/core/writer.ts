@@ -1,0 +1,207 @@
+/**
+ * Local changes: turns "mkdir /etc/x" into a signed entry hung at the right place, after checking
+ * with the same rules every other node will apply (resolve.ts) that this key may make it. A change
+ * the network would ignore is refused here with NOT_AUTHORIZED instead of being written.
+ *
+ * New entries hang off the *head* of a path (its last valid entry), never off an invalid tail, so a
+ * local change never acknowledges an entry that a revoked or unauthorized key appended.
+ */
+import { err } from './errors.ts';
+import { ACTION, createEntry, type Action, type Entry } from './entry.ts';
+import { chunkFile, encodeMode } from './content.ts';
+import { toHex, type Hash } from './hash.ts';
+import type { KeyPair } from './keys.ts';
+import type { Log } from './log.ts';
+import { baseName, normalizePath, parentPath } from './paths.ts';
+import type { Node } from './tree.ts';
+import type { View } from './view.ts';
+
+export interface BlockSink {
+  put(bytes: Uint8Array): Hash;
+}
+
+export interface WriterOptions {
+  log: Log;
+  view: View;
+  key: KeyPair;
+  blocks?: BlockSink | null;
+  /** Injected clock (ms since the epoch); timestamps are informational only. */
+  now?: () => number;
+}
+
+const encoder = new TextEncoder();
+
+export class Writer {
+  private readonly log: Log;
+  private readonly view: View;
+  private readonly key: KeyPair;
+  private readonly me: string;
+  private readonly blocks: BlockSink | null;
+  private readonly now: () => number;
+
+  constructor(opts: WriterOptions) {
+    this.log = opts.log;
+    this.view = opts.view;
+    this.key = opts.key;
+    this.me = toHex(opts.key.publicKey);
+    this.blocks = opts.blocks ?? null;
+    this.now = opts.now ?? Date.now;
+  }
+
+  mkdir(path: string): Entry {
+    return this.create(path, ACTION.MKDIR, new Uint8Array(0));
+  }
+
+  /** Create or replace a file. Its blocks are stored before the entry, so it is complete at once. */
+  writeFile(path: string, data: Uint8Array): Entry {
+    const { manifest, blocks } = chunkFile(data);
+    if (blocks.length > 0) {
+      if (this.blocks === null) throw err('NOT_SUPPORTED', 'this replica has no block store');
+      for (const b of blocks) this.blocks.put(b.bytes);
+    }
+    const p = normalizePath(path);
+    const found = this.view.find(p);
+    if (found?.state.kind === 'dir') throw err('IS_DIR', `${p}: is a directory`);
+    if (found !== undefined) return this.next(found.state.head, ACTION.WRITE, manifest);
+    return this.create(p, ACTION.WRITE, manifest);
+  }
+
+  symlink(path: string, target: string): Entry {
+    const p = normalizePath(path);
+    if (this.view.exists(p)) throw err('EXISTS', `${p}: already exists`);
+    return this.create(p, ACTION.SLINK, encoder.encode(target));
+  }
+
+  /** A hard link: `path` shares the current content of the file at `target`. */
+  link(path: string, target: string): Entry {
+    const t = this.view.find(target);
+    if (t === undefined) throw err('NOT_FOUND', `${target}: no such file`);
+    const content = t.state.content;
+    if (t.state.kind !== 'file' || content === null) throw err('USAGE', `${target}: only files can be hard-linked`);
+    const writeHash = content.entry.action === ACTION.LINK ? content.entry.content : content.entry.hash;
+    const p = normalizePath(path);
+    const found = this.view.find(p);
+    if (found?.state.kind === 'dir') throw err('IS_DIR', `${p}: is a directory`);
+    if (found !== undefined) return this.next(found.state.head, ACTION.LINK, writeHash);
+    return this.create(p, ACTION.LINK, writeHash);
+  }
+
+  /** Delete a file, symlink or empty directory (`recursive` for a whole subtree, as one entry). */
+  delete(path: string, opts: { recursive?: boolean } = {}): Entry {
+    const p = normalizePath(path);
+    if (p === '/') throw err('USAGE', 'the root cannot be deleted');
+    const found = this.mustFind(p);
+    if (found.kind === 'dir' && !opts.recursive && this.view.readdir(p).length > 0)
+      throw err('NOT_EMPTY', `${p}: directory not empty`);
+    return this.next(found.head, ACTION.DELETE, new Uint8Array(0));
+  }
+
+  chmod(path: string, mode: number): Entry {
+    return this.next(this.mustFind(normalizePath(path)).head, ACTION.MODE, encodeMode(mode));
+  }
+
+  /** Restore the state a path had at an earlier entry (full hash or unique hex prefix). */
+  revert(path: string, target: string): Entry {
+    const p = normalizePath(path);
+    const found = this.view.find(p, true);
+    if (found === undefined) throw err('NOT_FOUND', `${p}: no such file`);
+    const { state } = found;
+    if (state.kind === 'dir') throw err('USAGE', 'directories are not reverted; delete and re-create');
+    const upToHead = state.branch.slice(0, state.branch.indexOf(state.head) + 1);
+    const matches = upToHead.filter((n) => n.key.startsWith(target.toLowerCase()));
+    if (matches.length === 0) throw err('NOT_FOUND', `${p}: no earlier revision ${target}`);
+    if (matches.length > 1) throw err('USAGE', `revision prefix ${target} is ambiguous`);
+    return this.next(state.head, ACTION.REVERT, (matches[0] as Node).entry.hash);
+  }
+
+  /** Acknowledge the current state of a path (keeps a revoked key's work valid). */
+  ack(path: string): Entry {
+    return this.next(this.mustFind(normalizePath(path)).head, ACTION.ACK, new Uint8Array(0));
+  }
+
+  /** Give `publicKey` write rights on directory `dir` and everything below it. */
+  grant(dir: string, publicKey: Uint8Array, label: string): Entry {
+    return this.permission(dir, ACTION.GRANT, publicKey, label);
+  }
+
+  /**
+   * Withdraw `publicKey`'s grants on `dir` and on every directory below it, after acknowledging the
+   * current state of every path that key wrote there, so its past work stays (the original's
+   * semantics); anything it writes afterwards is ignored by every node.
+   */
+  revoke(dir: string, publicKey: Uint8Array, label = ''): Entry[] {
+    const root = normalizePath(dir);
+    const target = toHex(publicKey);
+    const out: Entry[] = [];
+    for (const st of [...this.view.walk(root)]) {
+      const found = this.view.find(st.path);
+      if (found === undefined) continue;
+      if (found.state.head.author === target && st.path !== '/') out.push(this.ack(st.path));
+    }
+    for (const st of [...this.view.walk(root)]) {
+      if (st.kind !== 'dir') continue;
+      const inc = this.view.find(st.path)?.state.incarnation;
+      if (inc && this.log.resolver.permissions(inc).granted.has(target))
+        out.push(this.permission(st.path, ACTION.REVOKE, publicKey, label));
+    }
+    if (!out.some((e) => e.action === ACTION.REVOKE))
+      throw err('NOT_FOUND', `that key has no grant on ${root} or below`);
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private mustFind(p: string) {
+    const found = this.view.find(p);
+    if (found === undefined) throw err('NOT_FOUND', `${p}: no such file or directory`);
+    return found.state;
+  }
+
+  /** A new path (or a re-creation after DELETE) in an existing directory. */
+  private create(path: string, action: Action, content: Uint8Array): Entry {
+    const p = normalizePath(path);
+    if (p === '/') throw err('EXISTS', '/ already exists');
+    if (this.view.exists(p)) throw err('EXISTS', `${p}: already exists`);
+    const dir = this.view.find(parentPath(p));
+    if (dir === undefined) throw err('NOT_FOUND', `${parentPath(p)}: no such directory`);
+    if (dir.state.kind !== 'dir' || dir.state.incarnation === null)
+      throw err('NOT_DIR', `${parentPath(p)}: not a directory`);
+    // A path that existed and was deleted is continued after its DELETE, so its history stays one chain.
+    const chain = dir.state.incarnation.dirChildren?.get(baseName(p));
+    const old = chain ? this.log.resolver.state(chain) : null;
+    if (old !== null && old.kind === 'gone') return this.next(old.head, action, content);
+    return this.commit(dir.state.incarnation, action, baseName(p), content);
+  }
+
+  private next(head: Node, action: Action, content: Uint8Array): Entry {
+    return this.commit(head, action, head.entry.name, content);
+  }
+
+  private permission(dir: string, action: Action, key: Uint8Array, label: string): Entry {
+    const p = normalizePath(dir);
+    const found = this.view.find(p);
+    if (found === undefined || found.state.kind !== 'dir' || found.state.incarnation === null)
+      throw err('NOT_DIR', `${p}: not a directory`);
+    const perms = this.log.resolver.permissions(found.state.incarnation);
+    return this.commit(perms.head ?? found.state.incarnation, action, label, key);
+  }
+
+  /** Sign, check authority as every peer will, and store durably. */
+  private commit(parent: Node, action: Action, name: string, content: Uint8Array): Entry {
+    const entry = createEntry(
+      { parent: parent.entry.hash, timestamp: Math.floor(this.now()), action, name, content },
+      this.key.publicKey,
+      this.key.seed,
+    );
+    const placement = this.log.tree.place(entry);
+    const keys =
+      placement.chain.kind === 'perm'
+        ? this.log.resolver.keysBelow(placement.chain.dir as Node)
+        : this.log.resolver.keysFor(placement.chain);
+    if (!keys.has(this.me)) throw err('NOT_AUTHORIZED', `this key may not write ${placement.path}`);
+    const result = this.log.ingest(entry.bytes);
+    if (result.status !== 'accepted') throw err(result.code ?? 'IO', `entry not accepted (${result.status})`);
+    return entry;
+  }
+}
+
