@@ -1,0 +1,85 @@
+/**
+ * Small synchronous file-system helpers shared by the log file and the block store. They exist so
+ * that every durable write follows the same recipe: write everything, fsync the file, make the
+ * name visible atomically, fsync the directory that holds the name.
+ */
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { err, isBasefsError, type BasefsError } from './errors.ts';
+
+/** 'always': fsync/fdatasync before a write is reported done (the default). 'never': leave it to the OS. */
+export type SyncPolicy = 'always' | 'never';
+
+/** Wraps a Node fs error into BasefsError('IO'), keeping BasefsErrors as they are. */
+export function ioError(e: unknown, what: string): BasefsError {
+  if (isBasefsError(e)) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return err('IO', `${what}${code ? ` (${code})` : ''}`, e);
+}
+
+export function errnoCode(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** writeSync may write less than asked (signals, some file systems): loop until all is written. */
+export function writeAll(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.length) {
+    done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+  }
+}
+
+/**
+ * fsync a directory so that a create, rename or unlink inside it survives a power failure. Some
+ * platforms cannot open or fsync directories; there the rename itself is all we can do.
+ */
+export function fsyncDir(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch (e) {
+    if (errnoCode(e) === 'EISDIR' || errnoCode(e) === 'EPERM') return;
+    throw e;
+  }
+  try {
+    fsyncSync(fd);
+  } catch (e) {
+    if (errnoCode(e) !== 'EINVAL' && errnoCode(e) !== 'EBADF') throw e;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Creates `path` with `bytes` and fsyncs it; fails with EEXIST if the name is taken. */
+export function createFileSynced(path: string, bytes: Uint8Array, sync: SyncPolicy = 'always'): void {
+  const fd = openSync(path, 'wx', 0o644);
+  try {
+    writeAll(fd, bytes, 0);
+    if (sync === 'always') fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Publishes a fully written temporary file under `path`. `replace: true` renames (an existing file
+ * is replaced atomically); `replace: false` links, so an existing file is never clobbered and the
+ * call reports whether the name was free. The temporary name is gone afterwards either way.
+ */
+export function publishFile(tmpPath: string, path: string, replace: boolean, sync: SyncPolicy = 'always'): boolean {
+  let published = true;
+  if (replace) {
+    renameSync(tmpPath, path);
+  } else {
+    try {
+      linkSync(tmpPath, path);
+    } catch (e) {
+      if (errnoCode(e) !== 'EEXIST') throw e;
+      published = false;
+    } finally {
+      unlinkSync(tmpPath);
+    }
+  }
+  if (sync === 'always') fsyncDir(dirname(path));
+  return published;
+}
