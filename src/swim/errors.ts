@@ -15,6 +15,8 @@ export type SwimErrorCode =
   | 'TIMEOUT'
   | 'BUSY' // a resource limit refused the request
   | 'USAGE' // a bad argument to a public API
+  | 'BAD_ARGUMENT' // an invalid option or argument (bad config value, oversized key, bad name)
+  | 'LEFT' // the state machine has left the cluster; broadcast/setMeta/join are refused
   | 'CLOSED'; // the node is stopped
 
 export class SwimError extends Error {

@@ -38,7 +38,7 @@ export type SwimEvent =
   | { type: 'alive'; member: MemberInfo } // a suspect refuted
   | { type: 'dead'; member: MemberInfo }
   | { type: 'leave'; member: MemberInfo }
-  | { type: 'user'; payload: Uint8Array; from: string };
+  | { type: 'user'; payload: Uint8Array; from: string; key?: string }; // key: the origin's broadcast() key
 
 export interface OutPacket {
   to: Address;

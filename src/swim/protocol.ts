@@ -1,0 +1,404 @@
+/**
+ * SwimNode: the SWIM state machine (types.ts SwimStateMachine) with Lifeguard, piggybacked and
+ * gossiped dissemination, push-pull anti-entropy, application broadcasts and partition healing.
+ *
+ *   const node = new SwimNode({ name: 'a', address: '10.0.0.1:7946', random, config: makeConfig('lan') });
+ *   let out = node.join(['10.0.0.2:7946'], now);      // then deliver out.packets / out.streams
+ *   out = node.tick(now);                              // at or after node.nextDeadline()
+ *   out = node.receivePacket(from, bytes, now);        // throws SwimError on malformed input
+ *
+ * Loops (each first fires after a random fraction of its interval, so nodes do not fall in step):
+ * probe every probeInterval × (health + 1) (probe.ts); gossip every gossipInterval to gossipNodes
+ * random members, dead ones included for gossipToTheDead; push-pull every pushPullScale(interval, N)
+ * with one random alive member; reconnect every reconnectInterval to a dead member, a recently
+ * removed one or an unseen seed, with probability (candidates / alive) as Serf, so partitions heal
+ * without a manual join. Locally created news (refutation, own suspicion, death, metadata, leave,
+ * user broadcast) is also pushed at once instead of waiting for the next gossip tick.
+ *
+ * Incarnation: pass `persistedIncarnation` (the last value of incarnation()) on restart; the node
+ * starts one above it, so its join outbids every record others hold about its previous run.
+ */
+import { MAX_KEY_LENGTH, MAX_NAME_LENGTH, decodePacket, decodeStream, encodeMessage } from './codec.ts';
+import type { PacketMsg, PushPullMsg, UserMsg } from './codec.ts';
+import { makeConfig, pushPullScale } from './config.ts';
+import type { SwimConfig } from './config.ts';
+import { SwimError } from './errors.ts';
+import { Prober } from './probe.ts';
+import { MembershipCore } from './state.ts';
+import type { SwimStats } from './state.ts';
+import type { Address, MemberInfo, Outbox, Random, SwimStateMachine } from './types.ts';
+
+/** Application hooks, called synchronously from inside the state machine. */
+export interface SwimDelegate {
+  /** Extra opaque state sent in every push-pull (e.g. the sync layer's log heads). */
+  localState?(join: boolean): Uint8Array;
+  /** The peer's extra state from a push-pull. */
+  mergeRemoteState?(state: Uint8Array, join: boolean, from: Address): void;
+}
+
+export interface SwimNodeOptions {
+  name: string;
+  /** Our advertised "ip:port"; peers send here. */
+  address: Address;
+  random: Random;
+  /** A full config (see makeConfig) or overrides of the LAN profile. */
+  config?: SwimConfig | Partial<SwimConfig>;
+  /** The last incarnation() of a previous run under this name; we start one above it. */
+  persistedIncarnation?: number;
+  meta?: Uint8Array;
+  delegate?: SwimDelegate;
+  /**
+   * Members known without a join (simulator bootstrap of large clusters): added silently as alive.
+   * With a partial view, set clusterSizeHint to the real N so retransmits and timeouts scale right.
+   */
+  initialMembers?: ReadonlyArray<{ name: string; address: Address; incarnation?: number; meta?: Uint8Array }>;
+  clusterSizeHint?: number;
+}
+
+type StreamKind = 'push-pull' | 'join' | 'reconnect' | 'reconnect-again';
+
+const EMPTY = new Uint8Array(0);
+
+export class SwimNode implements SwimStateMachine {
+  readonly name: string;
+  readonly address: Address;
+  readonly config: SwimConfig;
+  private readonly core: MembershipCore;
+  private readonly prober: Prober;
+  private readonly delegate: SwimDelegate;
+  private started = false;
+  private streamId = 0;
+  private readonly streams = new Map<number, { kind: StreamKind; to: Address }>();
+  private seeds: Address[] = [];
+  private userVersion = 0;
+  /** De-duplication of user broadcasts: "origin\0key" → [epoch, version], oldest first. */
+  private readonly userSeen = new Map<string, number>();
+
+  constructor(o: SwimNodeOptions) {
+    if (typeof o.name !== 'string' || o.name.length === 0 || o.name.length > MAX_NAME_LENGTH) {
+      throw new SwimError('BAD_ARGUMENT', `node name must be 1..${MAX_NAME_LENGTH} characters`);
+    }
+    const config = isFullConfig(o.config) ? makeConfig('lan', o.config) : makeConfig('lan', o.config ?? {});
+    const meta = o.meta ?? EMPTY;
+    if (meta.length > config.maxMetaSize) throw new SwimError('TOO_LARGE', `meta of ${meta.length} bytes`);
+    const persisted = o.persistedIncarnation ?? 0;
+    if (!Number.isInteger(persisted) || persisted < 0 || persisted >= 0xffffffff) {
+      throw new SwimError('BAD_ARGUMENT', 'persistedIncarnation must be an unsigned 32-bit integer');
+    }
+    this.name = o.name;
+    this.address = o.address;
+    this.config = config;
+    this.delegate = o.delegate ?? {};
+    this.core = new MembershipCore({
+      name: o.name, address: o.address, config, random: o.random, incarnation: persisted + 1, meta,
+      clusterSizeHint: o.clusterSizeHint ?? 0,
+    });
+    this.prober = new Prober(this.core, () => this.nextStreamId());
+    for (const m of o.initialMembers ?? []) {
+      this.core.addQuietly(m.name, m.address, m.incarnation ?? 1, m.meta ?? EMPTY, 0);
+    }
+  }
+
+  // ---- SwimStateMachine ----------------------------------------------------------------------
+
+  join(seeds: Address[], now: number): Outbox {
+    const c = this.core;
+    c.begin(now);
+    this.ensureLive();
+    for (const s of seeds) if (s !== this.address && !this.seeds.includes(s)) this.seeds.push(s);
+    this.start(now);
+    for (const s of this.seeds) this.openPushPull(s, 'join');
+    return this.end();
+  }
+
+  tick(now: number): Outbox {
+    this.core.begin(now);
+    this.core.runTimers(now);
+    return this.end();
+  }
+
+  nextDeadline(): number {
+    return this.core.nextDeadline();
+  }
+
+  receivePacket(from: Address, data: Uint8Array, now: number): Outbox {
+    // Decode everything first: a malformed packet throws here and changes nothing.
+    const msgs = decodePacket(data, this.config.udpBufferSize);
+    this.core.begin(now);
+    for (const m of msgs) this.dispatch(m, from, now);
+    return this.end();
+  }
+
+  receiveStream(from: Address, data: Uint8Array, now: number): { reply: Uint8Array | null; out: Outbox } {
+    const m = decodeStream(data, this.config.maxStreamBytes);
+    const c = this.core;
+    c.begin(now);
+    let reply: Uint8Array | null = null;
+    if (m.type === 'ping') {
+      reply = this.prober.streamPingReply(m);
+    } else if (m.type === 'push-pull') {
+      c.stats.pushPullsServed++;
+      // Merge first, then answer: the reply then carries any refutation the merge caused, so a
+      // peer that had us dead learns our new incarnation in this same exchange.
+      this.mergePushPull(m, from, now);
+      reply = this.encodePushPull(false);
+    } else {
+      throw new SwimError('MALFORMED', 'an ack is not a stream request');
+    }
+    return { reply, out: this.end() };
+  }
+
+  receiveStreamReply(id: number, data: Uint8Array | null, now: number): Outbox {
+    const msg = data === null ? null : decodeStream(data, this.config.maxStreamBytes);
+    const c = this.core;
+    c.begin(now);
+    if (this.prober.ownsStream(id)) {
+      this.prober.tcpPingResult(id, msg && msg.type === 'ack' ? msg : null);
+      return this.end();
+    }
+    const s = this.streams.get(id);
+    if (!s) return this.end();
+    this.streams.delete(id);
+    if (msg && msg.type === 'push-pull') {
+      const refutesBefore = c.stats.refutes;
+      this.mergePushPull(msg, s.to, now);
+      // Reconnecting across a healed partition: the peer had us dead and we just refuted. Send our
+      // new incarnation back at once instead of waiting for gossip that does not cross yet.
+      if (s.kind === 'reconnect' && c.stats.refutes !== refutesBefore) this.openPushPull(s.to, 'reconnect-again');
+    }
+    return this.end();
+  }
+
+  broadcast(key: string, payload: Uint8Array, now: number): Outbox {
+    const c = this.core;
+    this.ensureLive();
+    if (typeof key !== 'string' || key.length > MAX_KEY_LENGTH) throw new SwimError('BAD_ARGUMENT', 'broadcast key too long');
+    if (!(payload instanceof Uint8Array)) throw new SwimError('BAD_ARGUMENT', 'payload must be bytes');
+    if (payload.length > this.config.maxUserPayload) {
+      throw new SwimError('TOO_LARGE', `payload of ${payload.length} bytes, max ${this.config.maxUserPayload}`);
+    }
+    const msg: UserMsg = {
+      type: 'user', origin: this.name, key, epoch: c.self.incarnation, version: ++this.userVersion, payload: new Uint8Array(payload),
+    };
+    const data = encodeMessage(msg);
+    if (data.length + 4 > this.config.udpBufferSize) throw new SwimError('TOO_LARGE', 'broadcast does not fit a packet');
+    c.begin(now);
+    this.rememberUser(msg);
+    c.queue.queue(userKey(this.name, key), data);
+    c.pushPending = true;
+    return this.end();
+  }
+
+  setMeta(meta: Uint8Array, now: number): Outbox {
+    const c = this.core;
+    this.ensureLive();
+    if (meta.length > this.config.maxMetaSize) throw new SwimError('TOO_LARGE', `meta of ${meta.length} bytes`);
+    c.begin(now);
+    c.self.meta = new Uint8Array(meta);
+    c.self.incarnation++;
+    c.self.changedAt = now;
+    c.queue.queue(this.name, encodeMessage(c.aliveOf(c.self)));
+    c.pushPending = true;
+    return this.end();
+  }
+
+  leave(now: number): Outbox {
+    const c = this.core;
+    c.begin(now);
+    if (c.leaving) return this.end();
+    c.leaving = true;
+    c.handleDead({ type: 'dead', incarnation: c.self.incarnation, node: this.name, from: this.name }, now);
+    c.pushPending = true;
+    return this.end();
+  }
+
+  members(): MemberInfo[] {
+    return this.core.table.all().map((m) => m.info());
+  }
+
+  incarnation(): number {
+    return this.core.self.incarnation;
+  }
+
+  // ---- extras for drivers, tests and benchmarks -----------------------------------------------
+
+  /** One member's view, or undefined. */
+  member(name: string): MemberInfo | undefined {
+    return this.core.table.get(name)?.info();
+  }
+
+  stats(): Readonly<SwimStats> {
+    return this.core.stats;
+  }
+
+  /** Lifeguard's local health score (0 = healthy). */
+  healthScore(): number {
+    return this.core.awareness.getHealthScore();
+  }
+
+  /** Broadcasts waiting in the queue. */
+  queueLength(): number {
+    return this.core.queue.length;
+  }
+
+  hasLeft(): boolean {
+    return this.core.leaving;
+  }
+
+  /** Update the size hint used for scaling with partial views (simulator). */
+  setClusterSizeHint(n: number): void {
+    this.core.clusterSizeHint = n;
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private ensureLive(): void {
+    if (this.core.leaving) throw new SwimError('LEFT', 'this node has left');
+  }
+
+  private nextStreamId(): number {
+    this.streamId = (this.streamId + 1) % Number.MAX_SAFE_INTEGER;
+    return this.streamId;
+  }
+
+  private end(): Outbox {
+    const c = this.core;
+    if (c.pushPending) {
+      c.pushPending = false;
+      c.gossipOnce(c.now);
+    }
+    return c.finish();
+  }
+
+  private start(now: number): void {
+    if (this.started) return;
+    this.started = true;
+    const c = this.core;
+    const cfg = this.config;
+    const r = () => c.random.next();
+    const probeLoop = (t: number): void => {
+      if (c.leaving) return;
+      this.prober.probe(t);
+      c.schedule(t + c.awareness.scaleTimeout(cfg.probeIntervalMs), probeLoop);
+    };
+    const gossipLoop = (t: number): void => {
+      c.gossipOnce(t);
+      // After leaving, keep gossiping only until the leave message is out.
+      if (!c.leaving || c.queue.length > 0) c.schedule(t + cfg.gossipIntervalMs, gossipLoop);
+    };
+    const pushPullLoop = (t: number): void => {
+      if (c.leaving) return;
+      const peer = c.table.randomMembers(1, c.random, (m) => m !== c.self && m.status === 'alive')[0];
+      if (peer) this.openPushPull(peer.address, 'push-pull');
+      c.schedule(t + pushPullScale(cfg.pushPullIntervalMs, c.numNodes()), pushPullLoop);
+    };
+    const reconnectLoop = (t: number): void => {
+      if (c.leaving) return;
+      this.reconnect(t);
+      c.schedule(t + cfg.reconnectIntervalMs, reconnectLoop);
+    };
+    c.schedule(now + Math.floor(r() * cfg.probeIntervalMs), probeLoop);
+    c.schedule(now + Math.floor(r() * cfg.gossipIntervalMs), gossipLoop);
+    if (cfg.pushPullIntervalMs > 0) {
+      c.schedule(now + Math.floor(r() * pushPullScale(cfg.pushPullIntervalMs, c.numNodes())), pushPullLoop);
+    }
+    c.schedule(now + Math.floor(r() * cfg.reconnectIntervalMs), reconnectLoop);
+  }
+
+  private dispatch(m: PacketMsg, from: Address, now: number): void {
+    const c = this.core;
+    switch (m.type) {
+      case 'ping': this.prober.handlePing(m); break;
+      case 'indirect-ping': this.prober.handleIndirectPing(m, now); break;
+      case 'ack': this.prober.handleAck(m); break;
+      case 'nack': this.prober.handleNack(m); break;
+      case 'alive': c.handleAlive(m, now); break;
+      case 'suspect': c.handleSuspect(m, now); break;
+      case 'dead': c.handleDead(m, now); break;
+      case 'user': this.handleUser(m); break;
+    }
+    void from;
+  }
+
+  private handleUser(m: UserMsg): void {
+    if (m.origin === this.name) return;
+    if (!this.rememberUser(m)) return;
+    const c = this.core;
+    c.stats.userDelivered++;
+    // Re-gossip it: user broadcasts spread epidemically like membership news.
+    c.queue.queue(userKey(m.origin, m.key), encodeMessage(m));
+    c.emit({ type: 'user', payload: m.payload, from: m.origin, key: m.key });
+  }
+
+  /** Record (origin, key) at (epoch, version); false if we already have that or newer. */
+  private rememberUser(m: UserMsg): boolean {
+    const id = userKey(m.origin, m.key);
+    const order = m.epoch * 0x100000000 + m.version;
+    const seen = this.userSeen.get(id);
+    if (seen !== undefined) {
+      if (seen >= order) return false;
+      this.userSeen.delete(id);
+    }
+    this.userSeen.set(id, order);
+    if (this.userSeen.size > this.config.userSeenCapacity) {
+      const oldest = this.userSeen.keys().next().value;
+      if (oldest !== undefined) this.userSeen.delete(oldest);
+    }
+    return true;
+  }
+
+  private openPushPull(to: Address, kind: StreamKind): void {
+    const c = this.core;
+    const id = this.nextStreamId();
+    this.streams.set(id, { kind, to });
+    c.stats.pushPulls++;
+    c.openStream(id, to, this.encodePushPull(kind === 'join'), this.config.tcpTimeoutMs);
+  }
+
+  private encodePushPull(join: boolean): Uint8Array {
+    const app = this.delegate.localState?.(join) ?? EMPTY;
+    return encodeMessage({ type: 'push-pull', join, nodes: this.core.localRecords(), app });
+  }
+
+  private mergePushPull(m: PushPullMsg, from: Address, now: number): void {
+    this.core.mergeRemote(m.nodes, now);
+    if (m.app.length > 0 || this.delegate.mergeRemoteState) this.delegate.mergeRemoteState?.(m.app, m.join, from);
+  }
+
+  /**
+   * Partition healing: with probability (candidates / alive), push-pull with one random dead
+   * member, recently removed member, or seed that we do not see alive.
+   */
+  private reconnect(now: number): void {
+    const c = this.core;
+    const cfg = this.config;
+    for (const [name, t] of c.tombstones) {
+      if (now - t.at > cfg.reconnectTimeoutMs) c.tombstones.delete(name);
+    }
+    const dead = c.table.numDeadOrLeft;
+    const candidatesEstimate = dead + c.tombstones.size + this.seeds.length;
+    if (candidatesEstimate === 0) return;
+    const alive = Math.max(1, c.table.size - dead);
+    if (c.random.next() >= candidatesEstimate / alive) return;
+    const candidates: Address[] = [];
+    const aliveAddrs = new Set<Address>();
+    c.table.forEach((m) => {
+      if (m.status === 'dead') candidates.push(m.address);
+      else if (m.status !== 'left') aliveAddrs.add(m.address);
+    });
+    for (const t of c.tombstones.values()) if (!aliveAddrs.has(t.address)) candidates.push(t.address);
+    for (const s of this.seeds) if (!aliveAddrs.has(s)) candidates.push(s);
+    if (candidates.length === 0) return;
+    const to = candidates[Math.floor(c.random.next() * candidates.length)] as Address;
+    c.stats.reconnects++;
+    this.openPushPull(to, 'reconnect');
+  }
+}
+
+function userKey(origin: string, key: string): string {
+  return `u\0${origin}\0${key}`;
+}
+
+function isFullConfig(c: SwimConfig | Partial<SwimConfig> | undefined): c is SwimConfig {
+  return c !== undefined && typeof c.probeIntervalMs === 'number' && typeof c.userSeenCapacity === 'number';
+}

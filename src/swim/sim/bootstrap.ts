@@ -1,0 +1,46 @@
+/**
+ * Build a large simulated cluster without running N joins (which would cost O(N²) push-pull work):
+ * every node starts already knowing the others, as if the cluster had converged.
+ *
+ *   const names = bootstrapCluster(sim, 10_000, { view: 200 });  // each node knows 200 random peers
+ *   sim.runFor(2000);                                             // let the loops start
+ *   sim.broadcast(names[0], 'k', payload);                        // then watch 'user' events
+ *
+ * `view: 'full'` (the default) gives each node the whole member list: memory is O(N²) records,
+ * fine up to a few thousand nodes. A partial view samples `view` random peers per node and sets
+ * clusterSizeHint = N, so retransmit limits and timeouts still scale with the real N; gossip over
+ * a random graph of that degree behaves like gossip over the complete graph.
+ */
+import type { AddNodeOptions, Simulator } from './simulator.ts';
+import { defaultAddress } from './simulator.ts';
+import { SeededRandom } from './random.ts';
+
+export interface BootstrapOptions {
+  view?: number | 'full';
+  /** Node names are prefix + index. */
+  prefix?: string;
+  /** Extra options for every node. */
+  node?: AddNodeOptions;
+}
+
+export function bootstrapCluster(sim: Simulator, n: number, o: BootstrapOptions = {}): string[] {
+  const prefix = o.prefix ?? 'n';
+  const first = sim.names().length;
+  const all = Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, address: defaultAddress(first + i) }));
+  const view = o.view ?? 'full';
+  const rng = SeededRandom.derive(sim.seed, 0x5eed);
+  for (let i = 0; i < n; i++) {
+    let members = all;
+    if (view !== 'full' && view < n - 1) {
+      const picked = new Set<number>();
+      while (picked.size < view) {
+        const j = rng.int(n);
+        if (j !== i) picked.add(j);
+      }
+      members = [...picked].map((j) => all[j] as { name: string; address: string });
+    }
+    sim.addNode(`${prefix}${i}`, { ...o.node, initialMembers: members, clusterSizeHint: n });
+  }
+  for (let i = 0; i < n; i++) sim.join(`${prefix}${i}`, []);
+  return all.map((m) => m.name);
+}
