@@ -14,7 +14,9 @@
  * state machine with that address, then join the seeds.
  */
 import { randomFillSync } from 'node:crypto';
+import { makeConfig, type ProfileName, type SwimConfig } from './config.ts';
 import { FileIncarnationStore, type IncarnationStore } from './incarnation-store.ts';
+import { SwimNode, type SwimDelegate } from './protocol.ts';
 import { SwimRuntime } from './runtime.ts';
 import type { Address, Random, SwimStateMachine } from './types.ts';
 import { UdpTransport } from './udp-transport.ts';
@@ -24,6 +26,10 @@ export type { RuntimeWarning, SwimRuntimeEvents } from './runtime.ts';
 export { UdpTransport } from './udp-transport.ts';
 export type { TransportStats, TransportWarning } from './udp-transport.ts';
 export { FileIncarnationStore, MemoryIncarnationStore } from './incarnation-store.ts';
+export { formatMembersJson, formatMembersTable, membersToJson, useColor } from './table.ts';
+export { makeConfig } from './config.ts';
+export type { ProfileName, SwimConfig } from './config.ts';
+export type { SwimDelegate } from './protocol.ts';
 export type { IncarnationStore } from './incarnation-store.ts';
 
 /** Everything a state machine needs to be built for a bound node. */
@@ -31,8 +37,8 @@ export interface MachineContext {
   name: string;
   /** The bound "ip:port" (the real port when 0 was asked for). */
   address: Address;
-  /** Incarnation to start at: one above the saved one, or null with no saved state. */
-  incarnation: number | null;
+  /** The incarnation saved by the previous run (start above it), or null with no saved state. */
+  persistedIncarnation: number | null;
   meta: Uint8Array;
   random: Random;
   now: number;
@@ -54,8 +60,14 @@ export interface SwimNodeOptions {
   statePath?: string;
   /** Or any other store (tests); ignored when statePath is given. */
   store?: IncarnationStore;
-  /** Builds the protocol state machine. */
-  createMachine: MachineFactory;
+  /** Timer profile: 'lan' (default), 'wan' or 'local' (loopback and tests), memberlist's values. */
+  profile?: ProfileName;
+  /** Overrides of the profile's values. */
+  config?: Partial<SwimConfig>;
+  /** Application hooks for push-pull state. */
+  delegate?: SwimDelegate;
+  /** Builds the state machine; default: the real protocol (SwimNode) with `profile` and `config`. */
+  createMachine?: MachineFactory;
   clock?: () => number;
   random?: Random;
   leaveLingerMs?: number;
@@ -66,22 +78,40 @@ export interface SwimNodeOptions {
 
 export const DEFAULT_PORT = 7946;
 
+/**
+ * Binds, builds the state machine and joins. Rejects with SwimError('MALFORMED') for a corrupt
+ * state file, the Node error for an address that cannot be bound, SwimError('BAD_ARGUMENT') for
+ * bad options; nothing is left open after a rejection.
+ */
 export async function startSwimNode(opts: SwimNodeOptions): Promise<SwimRuntime> {
+  const config = makeConfig(opts.profile ?? 'lan', opts.config ?? {});
+  const createMachine: MachineFactory =
+    opts.createMachine ??
+    ((ctx) =>
+      new SwimNode({
+        name: ctx.name,
+        address: ctx.address,
+        random: ctx.random,
+        config,
+        meta: ctx.meta,
+        ...(ctx.persistedIncarnation !== null ? { persistedIncarnation: ctx.persistedIncarnation } : {}),
+        ...(opts.delegate ? { delegate: opts.delegate } : {}),
+      }));
   const store = opts.statePath !== undefined ? new FileIncarnationStore(opts.statePath) : (opts.store ?? null);
   const saved = store ? store.load() : null;
   const transport = await UdpTransport.bind({
     host: opts.host,
     port: opts.port ?? DEFAULT_PORT,
-    ...(opts.maxStreamBytes !== undefined ? { maxStreamBytes: opts.maxStreamBytes } : {}),
+    maxStreamBytes: opts.maxStreamBytes ?? config.maxStreamBytes,
+    inboundStreamTimeoutMs: opts.inboundStreamTimeoutMs ?? config.tcpTimeoutMs,
     ...(opts.maxInboundStreams !== undefined ? { maxInboundStreams: opts.maxInboundStreams } : {}),
-    ...(opts.inboundStreamTimeoutMs !== undefined ? { inboundStreamTimeoutMs: opts.inboundStreamTimeoutMs } : {}),
   });
   try {
     const clock = opts.clock ?? (() => performance.now());
-    const machine = opts.createMachine({
+    const machine = createMachine({
       name: opts.name,
       address: transport.address,
-      incarnation: saved === null ? null : saved + 1,
+      persistedIncarnation: saved,
       meta: opts.meta ?? new Uint8Array(0),
       random: opts.random ?? cryptoRandom(),
       now: clock(),

@@ -18,7 +18,13 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 function fake(ctx: MachineContext): FakeMachine {
-  return new FakeMachine({ name: ctx.name, address: ctx.address, incarnation: ctx.incarnation, meta: ctx.meta, heartbeatMs: 50 });
+  return new FakeMachine({
+    name: ctx.name,
+    address: ctx.address,
+    incarnation: ctx.persistedIncarnation === null ? 1 : ctx.persistedIncarnation + 1,
+    meta: ctx.meta,
+    heartbeatMs: 50,
+  });
 }
 
 async function node(
@@ -193,7 +199,7 @@ t.test('incarnation persistence: saved on change, restored above the saved value
   const start = (): ReturnType<typeof node> =>
     node(t, 'p', '127.0.0.20', [], {
       statePath,
-      onContext: (ctx) => seen.push(ctx.incarnation),
+      onContext: (ctx) => seen.push(ctx.persistedIncarnation),
     });
   const first = await start();
   t.equal(seen[0], null, 'no state at first start');
@@ -205,8 +211,8 @@ t.test('incarnation persistence: saved on change, restored above the saved value
   t.same(fs.readdirSync(dir), ['swim.json'], 'no temporary files left');
   await first.rt.close();
   const second = await start();
-  t.equal(seen[1], 4, 'restarts one above the saved incarnation');
-  t.equal(new FileIncarnationStore(statePath).load(), 4);
+  t.equal(seen[1], 3, 'the saved incarnation is handed to the machine');
+  t.equal(new FileIncarnationStore(statePath).load(), 4, 'which starts one above it, saved at once');
   await second.rt.close();
   fs.writeFileSync(statePath, 'garbage');
   await t.rejects(start(), { code: 'MALFORMED' });
