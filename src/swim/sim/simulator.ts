@@ -65,6 +65,8 @@ export interface NodeCounters {
   streamBytesReceived: number;
   /** Input the node rejected with a SwimError. */
   malformed: number;
+  /** Largest datagram this node sent. */
+  maxPacketBytes: number;
 }
 
 export type AddNodeOptions = Partial<Omit<SwimNodeOptions, 'name' | 'random'>>;
@@ -112,7 +114,7 @@ interface SimEvent {
 function zeroCounters(): NodeCounters {
   return {
     packetsSent: 0, bytesSent: 0, packetsReceived: 0, bytesReceived: 0, packetsDropped: 0, streamsOpened: 0,
-    streamBytesSent: 0, streamBytesReceived: 0, malformed: 0,
+    streamBytesSent: 0, streamBytesReceived: 0, malformed: 0, maxPacketBytes: 0,
   };
 }
 
@@ -427,6 +429,7 @@ export class Simulator {
       const p = out.packets[i] as { to: Address; data: Uint8Array };
       c.packetsSent++;
       c.bytesSent += p.data.length;
+      if (p.data.length > c.maxPacketBytes) c.maxPacketBytes = p.data.length;
       const dst = this.byAddress.get(p.to);
       if (!dst || dst.crashed) {
         c.packetsDropped++;
