@@ -4,11 +4,15 @@
  * clocks), so every node that holds the same entries computes the same tree.
  *
  * Keys. The genesis author owns "/" with authority depth 0 and can never be revoked. A directory
- * D's permission chain adds keys for everything *below* D: a GRANT counts if its signer is valid at
- * that point (inherited from above, or granted earlier in the same chain); the key gets depth(D)
- * (smaller = more authority; a key keeps its shallowest grant). A REVOKE counts likewise and removes
- * only a grant made in the same chain: a grant made higher up cannot be revoked from below.
- * Entries of D's own chain (creating, deleting or chmod-ing D) need a key valid at D's parent.
+ * D's permission entries add keys for everything *below* D; the key gets depth(D) (smaller = more
+ * authority; a key keeps its shallowest grant). Permission entries form a tree (concurrent grants
+ * fork it) read as an observed-remove set, so no concurrent grant is ever lost to a tie-break:
+ *   - a GRANT or REVOKE counts if its signer is valid on its own path: inherited from above, or
+ *     granted by an earlier entry on that path and not revoked after it;
+ *   - a key is granted at D iff some counting GRANT of it has no counting REVOKE of it below it.
+ * A REVOKE thus removes exactly the grants it has seen, and only grants made at D: a grant made
+ * higher up cannot be revoked from below. Entries of D's own chain (creating, deleting or
+ * chmod-ing D) need a key valid at D's parent.
  *
  * Conflicts. Where a chain forks, each branch is scored over all its entries: (1) authority, the
  * smallest depth among its valid authors (a branch with no valid author loses to any that has one);
@@ -29,9 +33,9 @@ export type KeyDepths = ReadonlyMap<string, number>;
 export interface PermissionState {
   /** Keys valid below the directory. */
   keys: KeyDepths;
-  /** Keys granted by this directory's own chain (and not revoked there) → their GRANT entry. */
+  /** Keys granted by this directory's own entries (and not revoked there) → a live GRANT entry. */
   granted: ReadonlyMap<string, Node>;
-  /** Last valid permission entry: where the next local GRANT or REVOKE hangs (null: the MKDIR). */
+  /** Leaf of the preferred permission branch: where a local GRANT hangs (null: off the MKDIR). */
   head: Node | null;
 }
 
@@ -93,27 +97,50 @@ export class Resolver {
   }
 
   private walkPermissions(dir: Node, inherited: KeyDepths): PermissionState {
+    const roots = dir.permChain?.roots ?? [];
+    // Depth-first over the permission tree, carrying the grants live on the path to each node.
+    const grants: Node[] = [];
+    const revoked = new Set<Node>();
+    const stack: Array<{ node: Node; live: ReadonlyMap<string, Node> }> = roots.map((node) => ({ node, live: new Map() }));
+    while (stack.length > 0) {
+      const { node, live } = stack.pop() as { node: Node; live: ReadonlyMap<string, Node> };
+      let next = live;
+      if (inherited.has(node.author) || live.has(node.author)) {
+        const key = toHex(node.entry.content);
+        if (node.entry.action === ACTION.GRANT) {
+          grants.push(node);
+          next = new Map(live).set(key, node);
+        } else {
+          // Every grant of this key above the REVOKE has been seen by it, and is withdrawn.
+          for (let q = node.parent; q !== null; q = q.parent)
+            if (q.entry.action === ACTION.GRANT && toHex(q.entry.content) === key) revoked.add(q);
+          if (live.has(key)) {
+            const m = new Map(live);
+            m.delete(key);
+            next = m;
+          }
+        }
+      }
+      for (const c of node.children) stack.push({ node: c, live: next });
+    }
     const keys = new Map(inherited);
     const granted = new Map<string, Node>();
     const depth = pathDepth(dir.path);
+    // Arrival order shapes the tree's child lists; sort so that every node lists grants alike.
+    grants.sort((a, b) => Buffer.compare(a.entry.hash, b.entry.hash));
+    for (const g of grants) {
+      if (revoked.has(g)) continue;
+      const key = toHex(g.entry.content);
+      const seen = granted.get(key);
+      if (seen === undefined || Buffer.compare(g.entry.hash, seen.entry.hash) > 0) granted.set(key, g);
+      if ((keys.get(key) ?? INFINITE) > depth) keys.set(key, depth);
+    }
+    // Where a local permission change by an inherited key hangs: the leaf of the preferred branch.
     let head: Node | null = null;
-    let candidates = dir.permChain?.roots ?? [];
+    let candidates = roots;
     while (candidates.length > 0) {
-      const n = pickBranch(candidates, keys);
-      if (keys.has(n.author)) {
-        head = n;
-        const key = toHex(n.entry.content);
-        if (n.entry.action === ACTION.GRANT) {
-          granted.set(key, n);
-          if ((keys.get(key) ?? INFINITE) > depth) keys.set(key, depth);
-        } else if (granted.has(key)) {
-          granted.delete(key);
-          const up = inherited.get(key);
-          if (up === undefined) keys.delete(key);
-          else keys.set(key, up);
-        }
-      }
-      candidates = n.children;
+      head = pickBranch(candidates, keys);
+      candidates = head.children;
     }
     return { keys, granted, head };
   }

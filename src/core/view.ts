@@ -166,7 +166,9 @@ export class View {
     const headIndex = state.branch.indexOf(state.head);
     const keys = this.log.resolver.keysFor(chain);
     const out: Revision[] = [];
-    const stack = [...chain.roots].reverse();
+    // Sibling order is arrival order, which differs between nodes: list siblings by hash instead.
+    const byHash = (ns: readonly Node[]) => [...ns].sort((a, b) => Buffer.compare(b.entry.hash, a.entry.hash));
+    const stack = byHash(chain.roots);
     while (stack.length > 0) {
       const n = stack.pop() as Node;
       const onBranch = selected.has(n);
@@ -179,7 +181,7 @@ export class View {
         selected: onBranch,
         current: n === state.head,
       });
-      for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i] as Node);
+      stack.push(...byHash(n.children));
     }
     return out;
   }
