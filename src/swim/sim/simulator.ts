@@ -20,6 +20,7 @@
  *   sim.heal()                          // nodes form group 0
  *   sim.stall('a', durationMs, atMs?)   // its event loop stops: inbound traffic waits, timers fire late;
  *                                       // at the end timers run first, then the backlog (as Node would)
+ *   sim.setInboundDelay('a', ms)        // a slow receive path: inbound processed ms late, timers on time
  *   sim.crash('a');  sim.restart('a', { persistedIncarnation, address, seeds })
  *
  * Streams (push-pull, TCP fallback pings) are reliable and not subject to `loss`, but a partition or
@@ -80,6 +81,8 @@ interface SimNode {
   /** Incremented on crash/restart: events addressed to an older life are dropped. */
   life: number;
   stalledUntil: number;
+  /** Extra time before inbound traffic is processed (an overloaded receive path); timers unaffected. */
+  inboundDelayMs: number;
   backlog: Array<() => void>;
   tickAt: number;
   group: number;
@@ -109,6 +112,8 @@ interface SimEvent {
   requester: SimNode | null;
   requesterLife: number;
   duration: number;
+  /** Already held back by the target's inbound delay. */
+  delayed: boolean;
 }
 
 function zeroCounters(): NodeCounters {
@@ -153,7 +158,7 @@ export class Simulator {
     const idx = this.nodes.length;
     const address = o.address ?? defaultAddress(idx);
     const st: SimNode = {
-      idx, name, address, node: null as unknown as SwimNode, crashed: false, life: 0, stalledUntil: -Infinity,
+      idx, name, address, node: null as unknown as SwimNode, crashed: false, life: 0, stalledUntil: -Infinity, inboundDelayMs: 0,
       backlog: [], tickAt: Infinity, group: 0, counters: zeroCounters(), pendingStreams: new Set(), options: o,
     };
     st.node = this.makeNode(st, o, 0);
@@ -294,6 +299,14 @@ export class Simulator {
     this.push(STALL_START, Math.max(atMs, this.now), st, st.life, '', null, 0, null, 0, durationMs);
   }
 
+  /**
+   * A slow node (Lifeguard's model): everything it receives is processed `ms` late, as behind an
+   * overloaded receive queue, while its own timers still fire on time. 0 restores it.
+   */
+  setInboundDelay(name: string, ms: number): void {
+    this.get(name).inboundDelayMs = ms;
+  }
+
   // ---- running -------------------------------------------------------------------------------
 
   runFor(ms: number): void {
@@ -324,7 +337,7 @@ export class Simulator {
 
   private push(kind: number, at: number, to: SimNode, life: number, from: Address, data: Uint8Array | null,
     streamId: number, requester: SimNode | null, requesterLife: number, duration = 0): void {
-    this.heap.push({ at, seq: this.seq++, kind, to, life, from, data, streamId, requester, requesterLife, duration });
+    this.heap.push({ at, seq: this.seq++, kind, to, life, from, data, streamId, requester, requesterLife, duration, delayed: false });
   }
 
   private process(e: SimEvent): void {
@@ -346,6 +359,13 @@ export class Simulator {
       const backlog = st.backlog;
       st.backlog = [];
       for (const f of backlog) if (!st.crashed) f();
+      return;
+    }
+    if (e.kind !== TICK && st.inboundDelayMs > 0 && !e.delayed) {
+      e.delayed = true;
+      e.at = this.now + st.inboundDelayMs;
+      e.seq = this.seq++;
+      this.heap.push(e);
       return;
     }
     const run = (): void => this.processNow(e);

@@ -1,0 +1,102 @@
+/**
+ * Probe paths (memberlist ProbeNode_*) and Lifeguard's health score, as seeded simulator scripts.
+ */
+import t from 'tap';
+import { localSim, joinCluster, statusAt, testSeed, recordEvents } from '../helpers/swim-sim.ts';
+
+t.test('direct path: acks, no indirect probes, no suspicion', async (t) => {
+  const sim = localSim(testSeed(t, 101));
+  const names = joinCluster(sim, 4);
+  sim.runFor(20_000);
+  for (const n of names) {
+    const s = sim.node(n).stats();
+    t.ok(s.probes >= 15, `${n} probed ${s.probes} times`);
+    t.equal(s.probeFailures, 0);
+    t.equal(s.indirectPingsSent, 0);
+    t.equal(s.suspicionsRaised, 0);
+  }
+});
+
+t.test('indirect path: a → b blocked, helpers reach b, no suspicion', async (t) => {
+  const sim = localSim(testSeed(t, 102), { disableTcpPings: true, indirectChecks: 2 });
+  joinCluster(sim, 4);
+  sim.runFor(3000);
+  sim.setLink('n0', 'n1', { blockUdp: true });
+  const log = recordEvents(sim);
+  sim.runFor(20_000);
+  const s = sim.node('n0').stats();
+  t.ok(s.indirectPingsSent > 0, `n0 sent ${s.indirectPingsSent} indirect pings`);
+  t.ok(s.probeSuccesses > 0);
+  t.equal(statusAt(sim, 'n0', 'n1'), 'alive');
+  t.same(log.filter((e) => e.type === 'dead'), [], 'nobody declared dead');
+  t.same(log.filter((e) => e.type === 'suspect' && e.node === 'n0'), [], 'n0 never suspects n1');
+});
+
+t.test('nack path: target crashed, helpers answer with nacks, health does not degrade', async (t) => {
+  const sim = localSim(testSeed(t, 103), { indirectChecks: 2 });
+  joinCluster(sim, 5);
+  sim.runFor(3000);
+  sim.crash('n1');
+  const t0 = sim.now;
+  const got = sim.waitFor(() => ['n0', 'n2', 'n3', 'n4'].every((o) => statusAt(sim, o, 'n1') === 'dead'), 60_000, 100);
+  t.ok(got > 0, `dead everywhere after ${got - t0} ms`);
+  const nacks = ['n0', 'n2', 'n3', 'n4'].reduce((a, n) => a + sim.node(n).stats().nacksReceived, 0);
+  t.ok(nacks > 0, `${nacks} nacks received`);
+  for (const n of ['n0', 'n2', 'n3', 'n4']) t.ok(sim.node(n).healthScore() <= 1, `${n} health ${sim.node(n).healthScore()}`);
+});
+
+t.test('TCP fallback: UDP to b blocked everywhere, streams work: no suspicion, counted as misconfigured', async (t) => {
+  for (const disableTcpPings of [false, true]) {
+    const sim = localSim(testSeed(t, 104), { disableTcpPings });
+    const names = joinCluster(sim, 4);
+    sim.runFor(3000);
+    for (const n of names) if (n !== 'n1') sim.setLinkBoth(n, 'n1', { blockUdp: true });
+    const log = recordEvents(sim);
+    sim.runFor(40_000);
+    const others = names.filter((n) => n !== 'n1');
+    const fallbacks = others.reduce((a, n) => a + sim.node(n).stats().tcpFallbackSuccesses, 0);
+    if (!disableTcpPings) {
+      t.ok(fallbacks > 0, `${fallbacks} probes saved by the TCP fallback`);
+      t.same(log.filter((e) => e.type === 'dead'), [], 'nobody is declared dead');
+    } else {
+      t.equal(fallbacks, 0);
+      const deaths = log.filter((e) => e.type === 'dead' && e.member === 'n1' && e.node !== 'n1').length;
+      t.ok(deaths > 0, `without the fallback, n1 is declared dead (${deaths} times; push-pull still refreshes it)`);
+    }
+  }
+});
+
+t.test('awareness: a node that cannot hear gets worse health, and recovers', async (t) => {
+  const sim = localSim(testSeed(t, 105), { indirectChecks: 2, disableTcpPings: true });
+  const names = joinCluster(sim, 6);
+  sim.runFor(3000);
+  t.equal(sim.node('n0').healthScore(), 0);
+  // n0 hears nothing over UDP (its receive path is broken), so acks and nacks both go missing.
+  for (const n of names) if (n !== 'n0') sim.setLink(n, 'n0', { blockUdp: true });
+  sim.runFor(15_000);
+  const sick = sim.node('n0').healthScore();
+  t.ok(sick >= 4, `health score rose to ${sick}`);
+  sim.clearLinks();
+  sim.runFor(60_000);
+  t.equal(sim.node('n0').healthScore(), 0, 'back to 0 after successful probes');
+});
+
+t.test('buddy rule end to end: a wrongly suspected node refutes within two probe intervals', async (t) => {
+  const sim = localSim(testSeed(t, 106));
+  const names = joinCluster(sim, 5);
+  sim.runFor(5000);
+  const log = recordEvents(sim);
+  // n0 alone wrongly suspects n2 (as after a lost ack).
+  const inc = sim.node('n0').member('n2')?.incarnation ?? 0;
+  sim.call('n0', (n, now) => n.receivePacket(sim.addressOf('n3'),
+    encodeSuspect(inc, 'n2', 'n3'), now));
+  const t0 = sim.now;
+  const back = sim.waitFor(() => names.every((o) => statusAt(sim, o, 'n2') === 'alive') && (sim.node('n2').incarnation() > inc), 10_000, 10);
+  t.ok(back > 0 && back - t0 <= 2000, `alive again everywhere after ${back - t0} ms`);
+  t.same(log.filter((e) => e.type === 'dead'), [], 'no death');
+});
+
+import { encodeMessage } from '../../src/swim/codec.ts';
+function encodeSuspect(incarnation: number, node: string, from: string): Uint8Array {
+  return encodeMessage({ type: 'suspect', incarnation, node, from });
+}
