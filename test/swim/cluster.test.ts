@@ -1,0 +1,212 @@
+/**
+ * Whole-cluster scenarios in the simulator: joins, failure detection, leave, loss, partitions,
+ * restarts and address changes. Every test prints its seed; SWIM_SEED replays it.
+ */
+import t from 'tap';
+import { makeConfig, pushPullScale, suspicionTimeout } from '../../src/swim/config.ts';
+import { Simulator } from '../../src/swim/sim/simulator.ts';
+import { allSee, joinCluster, localSim, recordEvents, statusAt, testSeed } from '../helpers/swim-sim.ts';
+
+function lanSim(seed: number, loss = 0): Simulator {
+  return new Simulator({ seed, config: makeConfig('lan'), latencyMs: 2, jitterMs: 1, loss });
+}
+
+t.test('mass join of 100 nodes through one seed', async (t) => {
+  const seed = testSeed(t, 201);
+  for (const profile of ['lan', 'local'] as const) {
+    const sim = new Simulator({ seed, config: makeConfig(profile), latencyMs: 2, jitterMs: 1 });
+    const names = joinCluster(sim, 100, 'n', 10);
+    const t0 = sim.now;
+    const at = sim.waitFor(() => allSee(sim, names, names, 'alive'), 60_000, 100);
+    t.ok(at >= 0, `${profile}: 100 nodes see each other alive ${at - t0} ms after the last join`);
+    // LAN's retransmit multiplier (4) finishes by gossip; Local's (2) leaves stragglers to push-pull.
+    const bound = profile === 'lan' ? 5000 : pushPullScale(15_000, 100);
+    t.ok(at - t0 <= bound, `within ${bound} ms`);
+  }
+});
+
+t.test('crash → dead at every live node (N = 50, LAN): about suspicion min + 3 s', async (t) => {
+  const seed = testSeed(t, 202);
+  const sim = lanSim(seed);
+  const names = joinCluster(sim, 50, 'n', 10);
+  sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+  const min = suspicionTimeout(4, 50, 1000);
+  const times: number[] = [];
+  for (const victim of ['n7', 'n19', 'n33', 'n41', 'n45']) {
+    sim.runFor(5000);
+    sim.crash(victim);
+    const c0 = sim.now;
+    const others = names.filter((n) => !sim.isCrashed(n));
+    const at = sim.waitFor(() => allSee(sim, others, [victim], 'dead'), 6 * min + 10_000, 50);
+    t.ok(at >= 0, `${victim} dead everywhere after ${at - c0} ms`);
+    times.push(at - c0);
+  }
+  times.sort((a, b) => a - b);
+  const median = times[2] as number;
+  t.comment(`crash-to-dead (ms): ${times.join(', ')}; median ${median}; suspicion min ${min}`);
+  t.ok(median <= min + 4000, `median ${median} ms ≤ min ${min} + 4 s`);
+});
+
+t.test('graceful leave: leave events everywhere, never dead', async (t) => {
+  const sim = localSim(testSeed(t, 203));
+  const names = joinCluster(sim, 10);
+  sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+  const log = recordEvents(sim);
+  sim.leave('n4');
+  sim.runFor(2000);
+  sim.crash('n4'); // the process exits after the leave is out
+  const others = names.filter((n) => n !== 'n4');
+  t.ok(allSee(sim, others, ['n4'], 'left'), 'everyone sees n4 left');
+  sim.runFor(30_000);
+  t.equal(log.filter((e) => e.type === 'leave' && e.member === 'n4').length, others.length, 'one leave event per node');
+  t.same(log.filter((e) => e.type === 'dead' || e.type === 'suspect'), [], 'no suspicion, no death');
+});
+
+t.test('no false deaths at 10% loss (N = 50, LAN, 10 simulated minutes)', async (t) => {
+  const sim = lanSim(testSeed(t, 204));
+  const names = joinCluster(sim, 50, 'n', 10);
+  sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+  sim.loss = 0.1;
+  const log = recordEvents(sim);
+  sim.runFor(600_000);
+  const suspects = log.filter((e) => e.type === 'suspect').length;
+  t.comment(`false suspicions ${suspects}`);
+  t.same(log.filter((e) => e.type === 'dead'), [], 'no false deaths');
+  t.ok(allSee(sim, names, names, 'alive'));
+});
+
+t.test('one-way loss: a node whose outbound is lossy is not killed', async (t) => {
+  const sim = localSim(testSeed(t, 205));
+  const names = joinCluster(sim, 10);
+  sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+  for (const n of names) if (n !== 'n2') sim.setLink('n2', n, { loss: 0.5 });
+  const log = recordEvents(sim);
+  sim.runFor(120_000);
+  t.same(log.filter((e) => e.type === 'dead'), [], 'no deaths');
+  t.ok(allSee(sim, names, names, 'alive'));
+});
+
+t.test('partition longer than the suspicion maximum heals by itself (no manual join)', async (t) => {
+  const sim = localSim(testSeed(t, 206));
+  const names = joinCluster(sim, 10);
+  sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+  const a = names.slice(0, 5);
+  const b = names.slice(5);
+  sim.partition([a, b]);
+  const p0 = sim.now;
+  const gone = (obs: string[], targets: string[]): boolean =>
+    obs.every((o) => targets.every((x) => ['dead', 'unknown'].includes(statusAt(sim, o, x))));
+  const split = sim.waitFor(() => gone(a, b) && gone(b, a), 60_000, 100);
+  t.ok(split >= 0, `each side sees the other dead after ${split - p0} ms`);
+  // Longer than the suspicion maximum (18 s) and than gossip-to-the-dead (15 s): entries expire.
+  sim.runFor(60_000);
+  sim.heal();
+  const h0 = sim.now;
+  const healed = sim.waitFor(() => allSee(sim, names, names, 'alive'), 60_000, 100);
+  const interval = pushPullScale(15_000, 10);
+  t.ok(healed >= 0, `re-merged ${healed - h0} ms after the heal`);
+  t.ok(healed - h0 <= 2 * interval, `within two push-pull intervals (${2 * interval} ms)`);
+});
+
+t.test('unequal partition: one node against the rest, then heal', async (t) => {
+  const sim = localSim(testSeed(t, 207));
+  const names = joinCluster(sim, 8);
+  sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+  sim.partition([['n3'], names.filter((n) => n !== 'n3')]);
+  sim.runFor(60_000);
+  t.equal(statusAt(sim, 'n0', 'n3'), 'unknown', 'the rest dropped n3 after gossip-to-the-dead');
+  sim.heal();
+  const h0 = sim.now;
+  const healed = sim.waitFor(() => allSee(sim, names, names, 'alive'), 60_000, 100);
+  t.ok(healed >= 0 && healed - h0 <= 30_000, `re-merged after ${healed - h0} ms`);
+});
+
+t.test('restart with a persisted incarnation: alive everywhere within 3 s, never dead', async (t) => {
+  const sim = localSim(testSeed(t, 208));
+  const names = joinCluster(sim, 10);
+  sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+  // Give n5 some history: a refuted suspicion raises its incarnation.
+  sim.call('n0', (n, now) => n.receivePacket(sim.addressOf('n1'), suspectBytes(sim.node('n5').incarnation(), 'n5', 'n1'), now));
+  sim.runFor(3000);
+  const before = sim.node('n5').incarnation();
+  t.ok(before > 1, `n5 at incarnation ${before}`);
+  const log = recordEvents(sim);
+  sim.crash('n5');
+  sim.runFor(500);
+  sim.restart('n5', { persistedIncarnation: before, seeds: ['n0'] });
+  t.equal(sim.node('n5').incarnation(), before + 1);
+  const r0 = sim.now;
+  const at = sim.waitFor(() => names.every((o) => sim.node(o).member('n5')?.incarnation === before + 1 && statusAt(sim, o, 'n5') === 'alive'), 10_000, 50);
+  t.ok(at >= 0 && at - r0 <= 3000, `new incarnation alive everywhere after ${at - r0} ms`);
+  sim.runFor(30_000);
+  t.same(log.filter((e) => e.member === 'n5' && (e.type === 'dead' || e.type === 'suspect')), [], 'never suspected or dead');
+});
+
+t.test('restart without persistence: refutes its old record and recovers', async (t) => {
+  const sim = localSim(testSeed(t, 209));
+  const names = joinCluster(sim, 10);
+  sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+  sim.call('n0', (n, now) => n.receivePacket(sim.addressOf('n1'), suspectBytes(sim.node('n5').incarnation(), 'n5', 'n1'), now));
+  sim.runFor(3000);
+  const before = sim.node('n5').incarnation();
+  sim.crash('n5');
+  sim.runFor(500);
+  sim.restart('n5', { seeds: ['n0'] });
+  t.equal(sim.node('n5').incarnation(), 1, 'starts again at 1 (memberlist)');
+  sim.runFor(5000);
+  t.ok(sim.node('n5').incarnation() > before, `learned its old record and refuted it: ${sim.node('n5').incarnation()}`);
+  t.ok(allSee(sim, names, ['n5'], 'alive'));
+});
+
+t.test('address change under the same name', async (t) => {
+  const seed = testSeed(t, 210);
+  for (const reclaim of [0, 5000]) {
+    const sim = localSim(seed, { deadNodeReclaimMs: reclaim });
+    const names = joinCluster(sim, 8);
+    sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+    sim.crash('n6');
+    sim.runFor(500);
+    sim.restart('n6', { address: '10.1.0.6:7946', seeds: ['n0'] });
+    const r0 = sim.now;
+    const moved = (): boolean => names.every((o) => sim.node(o).member('n6')?.address === '10.1.0.6:7946' && statusAt(sim, o, 'n6') === 'alive');
+    const at = sim.waitFor(moved, 120_000, 100);
+    const conflicts = names.reduce((s, n) => s + sim.node(n).stats().conflicts, 0);
+    t.ok(at >= 0, `reclaim ${reclaim}: everyone has n6 at its new address after ${at - r0} ms (${conflicts} conflicts first)`);
+    t.ok(conflicts > 0, 'the live old record is protected at first');
+  }
+});
+
+t.test('metadata changes spread as update events', async (t) => {
+  const sim = localSim(testSeed(t, 211));
+  const names = joinCluster(sim, 10);
+  sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+  const log = recordEvents(sim);
+  sim.setMeta('n3', new Uint8Array([0xab, 0xcd]));
+  sim.runFor(3000);
+  for (const n of names) t.same(sim.node(n).member('n3')?.meta, new Uint8Array([0xab, 0xcd]), `${n} has the new meta`);
+  t.equal(log.filter((e) => e.type === 'update' && e.member === 'n3').length, names.length - 1);
+});
+
+t.test('push-pull carries the application hook payload both ways', async (t) => {
+  const sim = localSim(testSeed(t, 212));
+  const got: string[] = [];
+  for (const name of ['a', 'b']) {
+    sim.addNode(name, {
+      delegate: {
+        localState: (join) => new TextEncoder().encode(`${name}:${join ? 'join' : 'sync'}`),
+        mergeRemoteState: (state, join) => got.push(`${name}<-${new TextDecoder().decode(state)}/${join}`),
+      },
+    });
+  }
+  sim.join('a', []);
+  sim.join('b', ['a']);
+  sim.runFor(20_000);
+  t.ok(got.includes('a<-b:join/true'), 'the joiner sends its state with the join flag');
+  t.ok(got.includes('b<-a:sync/false'), 'and gets the seed state back');
+  t.ok(got.some((g) => g.endsWith('/false') && g.startsWith('a<-')), 'periodic push-pulls too');
+});
+
+import { encodeMessage } from '../../src/swim/codec.ts';
+function suspectBytes(incarnation: number, node: string, from: string): Uint8Array {
+  return encodeMessage({ type: 'suspect', incarnation, node, from });
+}
