@@ -1,0 +1,89 @@
+/**
+ * The original's commands that need the network or the mount. They are real commands so that
+ * `help` lists them and `--help` explains them; run, they say in one line when they arrive.
+ */
+import { Command, Option } from 'clipanion';
+import { BasefsCommand } from '../base.ts';
+
+export const NETWORK_RELEASE = 'the network release (issue 5)';
+export const MOUNT_RELEASE = 'the mount release (issue 6)';
+
+abstract class ComingCommand extends BasefsCommand {
+  static release = NETWORK_RELEASE;
+  args = Option.Proxy();
+
+  run(): number {
+    const cls = this.constructor as typeof ComingCommand & { paths: string[][] };
+    const name = cls.paths[0]?.[0] ?? 'this command';
+    this.context.stderr.write(`basefs: '${name}' is not available yet; it arrives with ${cls.release}\n`);
+    return 1;
+  }
+}
+
+function usage(category: string, description: string, synopsis: string, release: string) {
+  return Command.Usage({
+    category,
+    description: `${description} (coming)`,
+    details: `Not available yet: arrives with ${release}. Planned form: \`${synopsis}\`.`,
+    examples: [[description.charAt(0).toUpperCase() + description.slice(1), `$0 ${synopsis}`]],
+  });
+}
+
+export class MountCommand extends ComingCommand {
+  static override paths = [['mount']];
+  static override release = MOUNT_RELEASE;
+  static override usage = usage('Mount (coming)', 'run a node and mount the filesystem over FUSE', 'mount myfs ~/myfs', MOUNT_RELEASE);
+}
+
+export class UnmountCommand extends ComingCommand {
+  static override paths = [['unmount']];
+  static override release = MOUNT_RELEASE;
+  static override usage = usage('Mount (coming)', 'unmount a mounted filesystem', 'unmount myfs', MOUNT_RELEASE);
+}
+
+export class RunCommand extends ComingCommand {
+  static override paths = [['run']];
+  static override usage = usage('Node (coming)', 'run a node without mounting', 'run myfs -b 127.0.0.2', NETWORK_RELEASE);
+}
+
+export class GetCommand extends ComingCommand {
+  static override paths = [['get']];
+  static override usage = usage('Node (coming)', "fetch a filesystem's log and blocks from a peer", 'get myfs 10.0.0.1', NETWORK_RELEASE);
+}
+
+export class BlocksCommand extends ComingCommand {
+  static override paths = [['blocks']];
+  static override usage = usage('Node (coming)', 'show which files still miss blocks on a running node', 'blocks myfs', NETWORK_RELEASE);
+}
+
+export class MembersCommand extends ComingCommand {
+  static override paths = [['members']];
+  static override usage = usage('Node (coming)', 'list the members of the group a running node sees', 'members myfs', NETWORK_RELEASE);
+}
+
+export class SerfCommand extends ComingCommand {
+  static override paths = [['serf']];
+  static override usage = usage('Node (coming)', "send a Serf-style agent command to a running node", 'serf myfs members', NETWORK_RELEASE);
+}
+
+export class InstallserfCommand extends ComingCommand {
+  static override paths = [['installserf']];
+  static override usage = usage('Node (coming)', 'kept for compatibility: gossip is built in', 'installserf', NETWORK_RELEASE);
+}
+
+export class ResourcesCommand extends ComingCommand {
+  static override paths = [['resources']];
+  static override usage = usage('Node (coming)', 'show the resource use of a running node', 'resources myfs', NETWORK_RELEASE);
+}
+
+export const COMING_COMMANDS = [
+  MountCommand,
+  RunCommand,
+  GetCommand,
+  BlocksCommand,
+  MembersCommand,
+  SerfCommand,
+  InstallserfCommand,
+  ResourcesCommand,
+  UnmountCommand,
+];
