@@ -47,8 +47,11 @@ function basefs(args: string[], expectExit = 0, quiet = false): string {
   say(`$ basefs ${shown(args.join(' '))}${quiet ? '   (output read by the demo, not shown)' : ''}`);
   const r = spawnSync(process.execPath, [MAIN, ...args], { env, encoding: 'utf8' });
   const out = (r.stdout ?? '') + (r.stderr ?? '');
-  if (!quiet) for (const line of out.replace(/\n$/, '').split('\n')) if (line !== '') say('    ' + shown(line));
-  else if (r.stderr) say('    ' + shown(r.stderr.trim()));
+  if (!quiet) {
+    for (const line of out.replace(/\n$/, '').split('\n')) if (line !== '') say('    ' + shown(line));
+  } else if (r.stderr) {
+    say('    ' + shown(r.stderr.trim()));
+  }
   if (r.status !== expectExit) throw new Error(`'basefs ${args.join(' ')}' exited with ${r.status}, expected ${expectExit}`);
   if (expectExit !== 0) say(`    (exit status ${r.status}, as expected)`);
   return r.stdout ?? '';

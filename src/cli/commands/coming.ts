@@ -14,6 +14,11 @@ abstract class ComingCommand extends BasefsCommand {
 
   run(): number {
     const cls = this.constructor as typeof ComingCommand & { paths: string[][] };
+    // Option.Proxy() takes every argument, so --help is answered here.
+    if (this.args[0] === '--help' || this.args[0] === '-h') {
+      this.context.stdout.write(this.cli.usage(this, { detailed: true }));
+      return 0;
+    }
     const name = cls.paths[0]?.[0] ?? 'this command';
     this.context.stderr.write(`basefs: '${name}' is not available yet; it arrives with ${cls.release}\n`);
     return 1;

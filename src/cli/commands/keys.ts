@@ -27,6 +27,10 @@ export interface KeysReport {
   keys: KeyGrant[];
 }
 
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Grants in force that matter for `path`: granted at an ancestor of it (may write it) or below it. */
 export function keysReport(replica: Replica, path: string): KeysReport {
   const keys = replica.view
@@ -40,7 +44,7 @@ export function keysReport(replica: Replica, path: string): KeysReport {
       depth: k.depth,
       grant: k.grant === null ? null : toHex(k.grant),
     }))
-    .sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : a.depth - b.depth));
+    .sort((a, b) => cmp(a.dir, b.dir) || Number(a.grant !== null) - Number(b.grant !== null) || cmp(a.label, b.label) || cmp(a.key, b.key));
   return { name: replica.name, id: toHex(replica.log.id), path, keys };
 }
 
