@@ -184,7 +184,7 @@ export class SwimNode implements SwimStateMachine {
     if (data.length + 4 > this.config.udpBufferSize) throw new SwimError('TOO_LARGE', 'broadcast does not fit a packet');
     c.begin(now);
     this.rememberUser(msg);
-    c.queue.queue(userKey(this.name, key), data);
+    c.enqueue(userKey(this.name, key), data);
     c.pushPending = true;
     return this.end();
   }
@@ -197,7 +197,7 @@ export class SwimNode implements SwimStateMachine {
     c.self.meta = new Uint8Array(meta);
     c.self.incarnation++;
     c.self.changedAt = now;
-    c.queue.queue(this.name, encodeMessage(c.aliveOf(c.self)));
+    c.enqueue(this.name, encodeMessage(c.aliveOf(c.self)));
     c.pushPending = true;
     return this.end();
   }
@@ -281,11 +281,23 @@ export class SwimNode implements SwimStateMachine {
       this.prober.probe(t);
       c.schedule(t + c.awareness.scaleTimeout(cfg.probeIntervalMs), probeLoop);
     };
-    const gossipLoop = (t: number): void => {
-      c.gossipOnce(t);
-      // After leaving, keep gossiping only until the leave message is out.
-      if (!c.leaving || c.queue.length > 0) c.schedule(t + cfg.gossipIntervalMs, gossipLoop);
+    // The gossip loop sleeps while the queue is empty (most of the time in a quiet cluster, and
+    // half of all timer events otherwise); queueing wakes it at its next slot of its own phase,
+    // so timing is the same as a loop that never stopped.
+    const gossipPhase = now + Math.floor(r() * cfg.gossipIntervalMs);
+    let gossipArmed = false;
+    const armGossip = (): void => {
+      if (gossipArmed) return;
+      gossipArmed = true;
+      const slots = c.now < gossipPhase ? 0 : Math.floor((c.now - gossipPhase) / cfg.gossipIntervalMs) + 1;
+      c.schedule(gossipPhase + slots * cfg.gossipIntervalMs, gossipLoop);
     };
+    const gossipLoop = (t: number): void => {
+      gossipArmed = false;
+      c.gossipOnce(t);
+      if (c.queue.length > 0) armGossip();
+    };
+    c.onEnqueue = armGossip;
     const pushPullLoop = (t: number): void => {
       if (c.leaving) return;
       const peer = c.table.randomMembers(1, c.random, (m) => m !== c.self && m.status === 'alive')[0];
@@ -298,7 +310,7 @@ export class SwimNode implements SwimStateMachine {
       c.schedule(t + cfg.reconnectIntervalMs, reconnectLoop);
     };
     c.schedule(now + Math.floor(r() * cfg.probeIntervalMs), probeLoop);
-    c.schedule(now + Math.floor(r() * cfg.gossipIntervalMs), gossipLoop);
+    if (c.queue.length > 0) armGossip();
     if (cfg.pushPullIntervalMs > 0) {
       c.schedule(now + Math.floor(r() * pushPullScale(cfg.pushPullIntervalMs, c.numNodes())), pushPullLoop);
     }
@@ -326,7 +338,7 @@ export class SwimNode implements SwimStateMachine {
     const c = this.core;
     c.stats.userDelivered++;
     // Re-gossip it: user broadcasts spread epidemically like membership news.
-    c.queue.queue(userKey(m.origin, m.key), encodeMessage(m));
+    c.enqueue(userKey(m.origin, m.key), encodeMessage(m));
     c.emit({ type: 'user', payload: m.payload, from: m.origin, key: m.key });
   }
 

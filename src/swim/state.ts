@@ -163,6 +163,14 @@ export class MembershipCore {
     }
   }
 
+  /** Called whenever a broadcast is queued (the node wakes its idle gossip loop). */
+  onEnqueue: (() => void) | null = null;
+
+  enqueue(key: string, data: Uint8Array): void {
+    this.queue.queue(key, data);
+    this.onEnqueue?.();
+  }
+
   // ---- sending -------------------------------------------------------------------------------
 
   /** Send `msgs` (encoded) to `to` in one datagram, filling spare room with queued broadcasts. */
@@ -217,7 +225,7 @@ export class MembershipCore {
       const fresh = new Member(a.node, a.address, 'alive', a.incarnation, a.meta, now);
       this.table.add(fresh, this.random);
       this.tombstones.delete(a.node);
-      this.queue.queue(a.node, encodeMessage(a));
+      this.enqueue(a.node, encodeMessage(a));
       this.emit({ type: 'join', member: fresh.info() });
       return;
     }
@@ -241,7 +249,7 @@ export class MembershipCore {
     m.meta = a.meta;
     m.address = a.address;
     this.table.setStatus(m, 'alive', now);
-    this.queue.queue(a.node, encodeMessage(a));
+    this.enqueue(a.node, encodeMessage(a));
     if (isDeadOrLeft(was)) this.emit({ type: 'join', member: m.info() });
     else if (was === 'suspect') this.emit({ type: 'alive', member: m.info() });
     if (changed && !isDeadOrLeft(was)) this.emit({ type: 'update', member: m.info() });
@@ -266,7 +274,7 @@ export class MembershipCore {
       if (s && s.confirm(msg.from, now)) {
         this.stats.confirmations++;
         this.armSuspicion(m, s);
-        this.queue.queue(m.name, encodeMessage(msg));
+        this.enqueue(m.name, encodeMessage(msg));
       }
       return;
     }
@@ -275,7 +283,7 @@ export class MembershipCore {
       if (!this.leaving) this.refute(msg.incarnation, now);
       return;
     }
-    this.queue.queue(m.name, encodeMessage(msg));
+    this.enqueue(m.name, encodeMessage(msg));
     m.incarnation = msg.incarnation;
     this.table.setStatus(m, 'suspect', now);
     this.emit({ type: 'suspect', member: m.info() });
@@ -318,7 +326,7 @@ export class MembershipCore {
       this.refute(d.incarnation, now);
       return;
     }
-    this.queue.queue(m.name, encodeMessage(d));
+    this.enqueue(m.name, encodeMessage(d));
     m.incarnation = d.incarnation;
     // A node that declares itself dead has left gracefully.
     const left = d.node === d.from;
@@ -333,7 +341,7 @@ export class MembershipCore {
     s.changedAt = now;
     this.stats.refutes++;
     this.awareness.applyDelta(1);
-    this.queue.queue(s.name, encodeMessage(this.aliveOf(s)));
+    this.enqueue(s.name, encodeMessage(this.aliveOf(s)));
     this.pushPending = true;
   }
 

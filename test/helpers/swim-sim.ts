@@ -61,7 +61,7 @@ export function recordEvents(sim: Simulator): Array<{ at: number; node: string; 
 }
 
 /** Assert that `fn` throws a SwimError with `code` (tests check codes, never messages). */
-export function throwsCode(t: { ok(v: unknown, msg?: string): unknown; fail(msg?: string): unknown }, fn: () => unknown, code: string, msg?: string): void {
+export function throwsCode(t: { ok(v: unknown, msg: string): unknown; fail(msg: string): unknown }, fn: () => unknown, code: string, msg?: string): void {
   try {
     fn();
   } catch (e) {

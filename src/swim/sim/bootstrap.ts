@@ -9,7 +9,9 @@
  * `view: 'full'` (the default) gives each node the whole member list: memory is O(N²) records,
  * fine up to a few thousand nodes. A partial view samples `view` random peers per node and sets
  * clusterSizeHint = N, so retransmit limits and timeouts still scale with the real N; gossip over
- * a random graph of that degree behaves like gossip over the complete graph.
+ * a random graph of that degree behaves like gossip over the complete graph. A partial view also
+ * turns push-pull off (unless `node.config` is given): push-pull would merge the views until every
+ * node knows every other, the O(N²) convergence this shortcut exists to avoid.
  */
 import type { AddNodeOptions, Simulator } from './simulator.ts';
 import { defaultAddress } from './simulator.ts';
@@ -29,9 +31,12 @@ export function bootstrapCluster(sim: Simulator, n: number, o: BootstrapOptions 
   const all = Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, address: defaultAddress(first + i) }));
   const view = o.view ?? 'full';
   const rng = SeededRandom.derive(sim.seed, 0x5eed);
+  const partial = view !== 'full' && view < n - 1;
+  const nodeOptions: AddNodeOptions = { ...o.node };
+  if (partial && nodeOptions.config === undefined) nodeOptions.config = { ...sim.config, pushPullIntervalMs: 0 };
   for (let i = 0; i < n; i++) {
     let members = all;
-    if (view !== 'full' && view < n - 1) {
+    if (partial) {
       const picked = new Set<number>();
       while (picked.size < view) {
         const j = rng.int(n);
@@ -39,7 +44,7 @@ export function bootstrapCluster(sim: Simulator, n: number, o: BootstrapOptions 
       }
       members = [...picked].map((j) => all[j] as { name: string; address: string });
     }
-    sim.addNode(`${prefix}${i}`, { ...o.node, initialMembers: members, clusterSizeHint: n });
+    sim.addNode(`${prefix}${i}`, { ...nodeOptions, initialMembers: members, clusterSizeHint: n });
   }
   for (let i = 0; i < n; i++) sim.join(`${prefix}${i}`, []);
   return all.map((m) => m.name);
