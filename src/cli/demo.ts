@@ -81,7 +81,7 @@ function main(): void {
   say('BaseFS demo: the offline commands on a real signed log.');
   say(`A throwaway BASEFS_HOME is used: ${home}`);
 
-  heading('Keys: one for the root of trust, one for an administrator');
+  heading('Keys: the root of trust, an administrator, and one more key for later');
   basefs(['genkey']);
   basefs(['genkey', adminKey]);
   const ops = JSON.parse(basefs(['genkey', opsKey, '--json'])) as { publicKey: string };
