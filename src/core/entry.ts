@@ -155,7 +155,6 @@ export function decodeTrustedEntry(bytes: Uint8Array, hash: Hash): Entry {
 }
 
 function decodeFields(bytes: Uint8Array, hash: Hash): Entry {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const action = bytes[41] ?? 0;
   if (!isAction(action)) throw err('MALFORMED', `unknown action ${action}`);
   const n = bytes[42] ?? 0;
@@ -165,21 +164,51 @@ function decodeFields(bytes: Uint8Array, hash: Hash): Entry {
   } catch (e) {
     throw err('MALFORMED', 'name is not valid UTF-8', e);
   }
-  const c = dv.getUint32(HEADER + n);
-  const contentStart = HEADER + n + 4;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const timestamp = Number(dv.getBigUint64(33));
   if (!Number.isSafeInteger(timestamp)) throw err('MALFORMED', 'timestamp out of range');
-  return {
-    hash,
-    parent: bytes.subarray(1, 33),
-    timestamp,
-    action,
-    name,
-    content: bytes.subarray(contentStart, contentStart + c),
-    author: bytes.subarray(contentStart + c, contentStart + c + KEY_BYTES),
-    signature: bytes.subarray(contentStart + c + KEY_BYTES),
-    bytes,
-  };
+  return new DecodedEntry(bytes, hash, action, name, timestamp, HEADER + n + 4 + dv.getUint32(HEADER + n));
+}
+
+/**
+ * An entry over its encoded bytes. The byte fields are views created on demand rather than stored:
+ * a node holds every entry of its log in memory, and six typed-array views per entry cost more
+ * than the entry itself.
+ */
+class DecodedEntry implements Entry {
+  readonly bytes: Uint8Array;
+  readonly hash: Hash;
+  readonly action: Action;
+  readonly name: string;
+  readonly timestamp: number;
+  /** Offset of the author field (= end of content). */
+  private readonly authorAt: number;
+
+  constructor(bytes: Uint8Array, hash: Hash, action: Action, name: string, timestamp: number, authorAt: number) {
+    this.bytes = bytes;
+    this.hash = hash;
+    this.action = action;
+    this.name = name;
+    this.timestamp = timestamp;
+    this.authorAt = authorAt;
+  }
+
+  get parent(): Hash {
+    return this.bytes.subarray(1, 33);
+  }
+
+  get content(): Uint8Array {
+    const start = HEADER + (this.bytes[42] ?? 0) + 4;
+    return this.bytes.subarray(start, this.authorAt);
+  }
+
+  get author(): Uint8Array {
+    return this.bytes.subarray(this.authorAt, this.authorAt + KEY_BYTES);
+  }
+
+  get signature(): Uint8Array {
+    return this.bytes.subarray(this.authorAt + KEY_BYTES);
+  }
 }
 
 /** Check the signature (strict RFC 8032, see verify.ts). Throws BAD_SIGNATURE. */

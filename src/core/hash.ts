@@ -4,10 +4,14 @@
  * recompute it (`sha256sum`). BLAKE2b would be faster in pure JS but buys nothing here: an entry is a
  * few hundred bytes and verification time is dominated by the signature check.
  *
+ * The digest is computed by node:crypto (OpenSSL, native, SHA-NI where the CPU has it): opening a
+ * 100,000-entry log hashes every Merkle node, and @noble/hashes' pure-JS SHA-256 made that the
+ * slowest step. The output is the same function (hash.test.ts checks node against noble).
+ *
  * Every hash is domain-separated by a tag so that an entry, a block, a Merkle node and a signature
  * input can never be mistaken for one another (as hypercore-crypto and RFC 6962 do).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { createHash } from 'node:crypto';
 
 export const HASH_BYTES = 32;
 export type Hash = Uint8Array;
@@ -27,10 +31,11 @@ export function tagBytes(tag: string): Uint8Array {
 
 /** SHA-256(tag || NUL || parts...). */
 export function taggedHash(tag: string, ...parts: Uint8Array[]): Hash {
-  const h = sha256.create();
+  const h = createHash('sha256');
   h.update(tagBytes(tag));
   for (const p of parts) h.update(p);
-  return h.digest();
+  const d = h.digest();
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
 /** Content address of a file block. */

@@ -18,10 +18,10 @@
 import { taggedHash, type Hash } from './hash.ts';
 import { splitPath } from './paths.ts';
 
-const encoder = new TextEncoder();
-
 export interface MerkleNode {
   readonly name: string;
+  /** UTF-8 of `name`, kept so that sorting and hashing never re-encode it. */
+  readonly nameBytes: Buffer;
   readonly path: string;
   readonly parent: MerkleNode | null;
   readonly entries: Hash[];
@@ -37,15 +37,35 @@ export interface MerkleSummary {
 }
 
 export class MerkleTree {
-  readonly root: MerkleNode = { name: '', path: '/', parent: null, entries: [], children: new Map(), hash: null };
+  readonly root: MerkleNode = {
+    name: '',
+    nameBytes: Buffer.alloc(0),
+    path: '/',
+    parent: null,
+    entries: [],
+    children: new Map(),
+    hash: null,
+  };
 
   add(path: string, entryHash: Hash): void {
+    this.addAt(this.nodeFor(path), entryHash);
+  }
+
+  /** Add to a node found earlier with nodeFor (callers cache it per chain: no path walk per entry). */
+  addAt(node: MerkleNode, entryHash: Hash): void {
+    node.entries.push(entryHash);
+    for (let n: MerkleNode | null = node; n !== null && n.hash !== null; n = n.parent) n.hash = null;
+  }
+
+  /** The node of a path, created (empty) if missing. */
+  nodeFor(path: string): MerkleNode {
     let node = this.root;
     for (const part of splitPath(path)) {
       let child = node.children.get(part);
       if (child === undefined) {
         child = {
           name: part,
+          nameBytes: Buffer.from(part),
           path: node.path === '/' ? '/' + part : node.path + '/' + part,
           parent: node,
           entries: [],
@@ -56,8 +76,7 @@ export class MerkleTree {
       }
       node = child;
     }
-    node.entries.push(entryHash);
-    for (let n: MerkleNode | null = node; n !== null && n.hash !== null; n = n.parent) n.hash = null;
+    return node;
   }
 
   find(path: string): MerkleNode | undefined {
@@ -75,17 +94,14 @@ export class MerkleTree {
 
   hashOf(node: MerkleNode): Hash {
     if (node.hash !== null) return node.hash;
-    // Post-order without recursion limits on deep trees is not needed: depth is bounded by paths.
-    const children = [...node.children.values()].sort((a, b) => compareNames(a.name, b.name));
-    const entries = node.entries.slice().sort(Buffer.compare);
+    // Recursion depth is the path depth, which names and the entry format bound.
+    const children = sortedChildren(node);
+    const entries = node.entries.sort(Buffer.compare); // in place: the order is canonical anyway
     const parts: Uint8Array[] = [];
     const count = new Uint8Array(4);
     new DataView(count.buffer).setUint32(0, entries.length);
     parts.push(count, ...entries);
-    for (const c of children) {
-      const name = encoder.encode(c.name);
-      parts.push(Uint8Array.of(name.length), name, this.hashOf(c));
-    }
+    for (const c of children) parts.push(Uint8Array.of(c.nameBytes.length), c.nameBytes, this.hashOf(c));
     node.hash = taggedHash('basefs/merkle/v1', ...parts);
     return node.hash;
   }
@@ -97,16 +113,14 @@ export class MerkleTree {
     return {
       path,
       hash: this.hashOf(node),
-      entries: node.entries.slice().sort(Buffer.compare),
-      children: [...node.children.values()]
-        .sort((a, b) => compareNames(a.name, b.name))
-        .map((c) => ({ name: c.name, hash: this.hashOf(c) })),
+      entries: node.entries.sort(Buffer.compare).slice(),
+      children: sortedChildren(node).map((c) => ({ name: c.name, hash: this.hashOf(c) })),
     };
   }
 }
 
-/** Byte order of the UTF-8 names, identical on every platform and locale. */
-function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+/** Children in byte order of their UTF-8 names, identical on every platform and locale. */
+function sortedChildren(node: MerkleNode): MerkleNode[] {
+  return [...node.children.values()].sort((a, b) => Buffer.compare(a.nameBytes, b.nameBytes));
 }
 

@@ -43,6 +43,8 @@ export class Chain {
   size = 0;
   /** Bumped on every insert; resolve.ts caches on it. */
   version = 0;
+  /** The Merkle tree node of this chain's path, cached by the log (opaque here). */
+  merkle: unknown = null;
   readonly kind: 'content' | 'perm';
   readonly path: string;
   /** The MKDIR this chain hangs from: the parent directory (content) or the directory itself (perm). */
@@ -61,6 +63,8 @@ const CREATING: ReadonlySet<number> = new Set([ACTION.MKDIR, ACTION.WRITE, ACTIO
 export class Tree {
   readonly nodes = new Map<string, Node>();
   readonly rootChain = new Chain('content', '/', null);
+  /** One string per author, shared by all its nodes (a log has few authors and many entries). */
+  private readonly authors = new Map<string, string>();
   genesis: Node | null = null;
 
   get(key: string): Node | undefined {
@@ -72,7 +76,10 @@ export class Tree {
    * SECOND_ROOT without changing anything when the entry cannot follow its parent.
    */
   insert(entry: Entry, placed: Placement = this.place(entry)): Node {
-    const node: Node = { entry, key: toHex(entry.hash), author: toHex(entry.author), ...placed, children: [] };
+    const hex = toHex(entry.author);
+    let author = this.authors.get(hex);
+    if (author === undefined) this.authors.set(hex, (author = hex));
+    const node: Node = { entry, key: toHex(entry.hash), author, ...placed, children: [] };
     if (entry.action === ACTION.MKDIR) node.dirChildren = new Map();
     const chain = placed.chain;
     if (placed.parent) placed.parent.children.push(node);

@@ -1,0 +1,228 @@
+/**
+ * Verification benchmark (issue 3): a node receiving a whole log from an untrusted peer.
+ *
+ *   ceiling     raw Ed25519 verify rate of the fastest backend, on the same signatures
+ *   ingest      full pipeline per entry: decode, hash, signature, placement, admission, Merkle,
+ *               in memory and with the durable log file (one fsync per 1,000-entry batch)
+ *   append      local writes through the Writer, each one durable (fsync) before it returns
+ *   open        opening the stored log (the daemon's and the mount's start-up cost)
+ *   memory      RSS and heap after opening
+ *
+ * Quick mode (default) uses 100,000 entries, like full mode, but fewer repetitions; `--entries N`
+ * changes the size, `--full` repeats each measurement 3 times and reports the best.
+ * Prints a table, then one JSON line. Run: npm run bench:verify [-- --full]
+ */
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tagBytes } from '../src/core/hash.ts';
+import { keyPairFromSeed, type KeyPair } from '../src/core/keys.ts';
+import { encodeRecord, Log } from '../src/core/log.ts';
+import { View } from '../src/core/view.ts';
+import { Writer } from '../src/core/writer.ts';
+import { LogFile } from '../src/core/log-file.ts';
+import { bootstrapEntries, Replica } from '../src/core/replica.ts';
+import { verify, verifyBackendName } from '../src/core/verify.ts';
+import { seededRandom, textTable } from './stats.ts';
+
+const args = process.argv.slice(2);
+const full = args.includes('--full');
+const entriesArg = args.indexOf('--entries');
+const N = entriesArg >= 0 ? Number(args[entriesArg + 1]) : 100_000;
+const reps = full ? 3 : 1;
+if (args[0] === '--open-only') {
+  openOnly(args[1] as string);
+  process.exit(0);
+}
+
+/** Child mode: open the stored log like a starting node and report time and memory. */
+function openOnly(dir: string): void {
+  const s = performance.now();
+  const r = Replica.open(dir, { writable: false });
+  r.view.stat('/sites/s0/etc0'); // the first lookup a mount serves
+  const openMs = performance.now() - s;
+  r.log.rootHash(); // what a node needs before it joins anti-entropy
+  const rootMs = performance.now() - s - openMs;
+  global.gc?.();
+  const m = process.memoryUsage();
+  console.log(JSON.stringify({ openMs, rootMs, rss: m.rss, heap: m.heapUsed, entries: r.log.size }));
+  r.close();
+}
+
+const progress = (s: string) => process.stderr.isTTY && process.stderr.write(`\r${s}\x1b[K`);
+
+function key(n: number): KeyPair {
+  const seed = new Uint8Array(32);
+  seed[0] = n;
+  seed[1] = 0x42;
+  return keyPairFromSeed(seed);
+}
+
+/**
+ * A realistic multi-admin log: root grants a site admin per site, each site admin grants a team key
+ * on a subdirectory, and all of them keep writing small configuration files. Built in memory with
+ * one writer per key, then stored as a log file (what a peer would serve).
+ */
+function generate(dir: string, n: number): void {
+  const rng = seededRandom(7);
+  const root = key(1);
+  const sites = 16;
+  const admins = Array.from({ length: sites }, (_, i) => key(10 + i));
+  const teams = Array.from({ length: sites }, (_, i) => key(100 + i));
+  let t = 1_700_000_000_000;
+  const now = () => ++t;
+  const log = new Log(null);
+  for (const e of bootstrapEntries('bench', [root], ['127.0.0.1:7946'], t)) log.ingest(e.bytes);
+  const view = new View(log, null);
+  const writer = (k: KeyPair) => new Writer({ log, view, key: k, now });
+  const w = writer(root);
+  w.mkdir('/sites');
+  for (let i = 0; i < sites; i++) {
+    w.mkdir(`/sites/s${i}`);
+    w.grant(`/sites/s${i}`, admins[i]!.publicKey, `admin${i}`);
+    const a = writer(admins[i]!);
+    a.mkdir(`/sites/s${i}/team`);
+    a.grant(`/sites/s${i}/team`, teams[i]!.publicKey, `team${i}`);
+    for (let d = 0; d < 4; d++) a.mkdir(`/sites/s${i}/etc${d}`);
+  }
+  const adminWriters = admins.map(writer);
+  const teamWriters = teams.map(writer);
+  const enc = new TextEncoder();
+  while (log.size < n) {
+    const i = Math.floor(rng.next() * sites);
+    const team = rng.next() < 0.5;
+    const base = team ? `/sites/s${i}/team` : `/sites/s${i}/etc${Math.floor(rng.next() * 4)}`;
+    const file = `${base}/f${Math.floor(rng.next() * 200)}.conf`;
+    (team ? teamWriters : adminWriters)[i]!.writeFile(file, enc.encode(`key=${rng.next()}\n`));
+    if (log.size % 1000 === 0) progress(`generating log: ${log.size}/${n}`);
+  }
+  mkdirSync(dir, { recursive: true });
+  const { log: file } = LogFile.open(join(dir, 'log'), { sync: 'never' });
+  file.append([...log.entriesInOrder()].map(encodeRecord));
+  file.close();
+}
+
+function best(f: () => number): number {
+  let b = 0;
+  for (let i = 0; i < reps; i++) b = Math.max(b, f());
+  return b;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'basefs-bench-verify-'));
+try {
+  const src = join(work, 'src');
+  const t0 = performance.now();
+  generate(src, N);
+  const genSeconds = (performance.now() - t0) / 1000;
+  progress('');
+
+  const stored = Replica.open(src, { writable: false });
+  const entries = [...stored.log.entriesInOrder()];
+  const bytes = entries.map((e) => e.bytes);
+  const authors = new Set(entries.map((e) => Buffer.from(e.author).toString('hex'))).size;
+
+  // Ceiling: the raw signature check of the fastest backend, on exactly these signatures.
+  const sigTag = tagBytes('basefs/entry-sig/v1');
+  const inputs = entries.map((e) => {
+    const m = new Uint8Array(sigTag.length + 32);
+    m.set(sigTag);
+    m.set(e.hash, sigTag.length);
+    return m;
+  });
+  const ceiling = best(() => {
+    const s = performance.now();
+    let ok = 0;
+    for (let i = 0; i < entries.length; i++) if (verify(entries[i]!.author, inputs[i]!, entries[i]!.signature)) ok++;
+    if (ok !== entries.length) throw new Error('a stored signature does not verify');
+    return entries.length / ((performance.now() - s) / 1000);
+  });
+
+  // Ingest as a receiving node: in memory, then into a durable log file in 1,000-entry batches.
+  let rootHash = '';
+  const ingestMemory = best(() => {
+    const log = new Log(null);
+    const s = performance.now();
+    for (let i = 0; i < bytes.length; i += 1000) log.ingestMany(bytes.slice(i, i + 1000));
+    const rate = bytes.length / ((performance.now() - s) / 1000);
+    if (log.size !== entries.length) throw new Error(`only ${log.size} of ${entries.length} accepted`);
+    rootHash = Buffer.from(log.rootHash()).toString('hex');
+    return rate;
+  });
+  const ingestDisk = best(() => {
+    const path = join(work, `recv-${Math.random()}`);
+    const { log: file } = LogFile.open(path, { sync: 'always' });
+    const log = new Log(file);
+    const s = performance.now();
+    for (let i = 0; i < bytes.length; i += 1000) log.ingestMany(bytes.slice(i, i + 1000));
+    const rate = bytes.length / ((performance.now() - s) / 1000);
+    file.close();
+    rmSync(path);
+    return rate;
+  });
+  if (rootHash !== Buffer.from(stored.log.rootHash()).toString('hex')) throw new Error('root hash differs after ingest');
+
+  // Local appends, each durable before the write returns.
+  const appendRate = best(() => {
+    const r = Replica.open(src, { key: key(1), sync: 'always' });
+    r.view.stat('/'); // warm the view, as a running node has it
+    const count = 1000;
+    const s = performance.now();
+    for (let i = 0; i < count; i++) r.writer!.writeFile(`/sites/bench-${i % 50}`, new TextEncoder().encode(`v${i}`));
+    const rate = count / ((performance.now() - s) / 1000);
+    r.close();
+    return rate;
+  });
+
+  // Open time and memory of the stored log, in a fresh process so nothing else is on its heap.
+  stored.close();
+  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1] as string, '--open-only', src], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`open measurement failed: ${child.stderr}`);
+  const openStats = JSON.parse(child.stdout.trim().split('\n').at(-1) as string) as { openMs: number; rootMs: number; rss: number; heap: number };
+  const openMs = openStats.openMs;
+  const rootMs = openStats.rootMs;
+  const mem = { rss: openStats.rss, heapUsed: openStats.heap };
+  const logBytes = statSync(join(src, 'log')).size;
+
+  const result = {
+    bench: 'verify',
+    mode: full ? 'full' : 'quick',
+    entries: entries.length,
+    authors,
+    backend: verifyBackendName,
+    ceiling_verify_per_s: Math.round(ceiling),
+    ingest_memory_per_s: Math.round(ingestMemory),
+    ingest_disk_per_s: Math.round(ingestDisk),
+    ingest_vs_ceiling: +(ingestDisk / ceiling).toFixed(3),
+    ingest_seconds_100k: +(100_000 / ingestDisk).toFixed(2),
+    append_durable_per_s: Math.round(appendRate),
+    open_ms: +openMs.toFixed(1),
+    first_root_hash_ms: +rootMs.toFixed(1),
+    log_mb: +(logBytes / 1048576).toFixed(1),
+    rss_mb: +(mem.rss / 1048576).toFixed(1),
+    heap_used_mb: +(mem.heapUsed / 1048576).toFixed(1),
+    generate_s: +genSeconds.toFixed(1),
+  };
+  console.log(
+    textTable(
+      ['measure', 'value', 'target'],
+      [
+        [`raw Ed25519 verify (${verifyBackendName}), entries/s`, result.ceiling_verify_per_s, 'ceiling'],
+        ['ingest, in memory, entries/s', result.ingest_memory_per_s, ''],
+        ['ingest, durable log, entries/s', result.ingest_disk_per_s, '>= 80% of ceiling'],
+        ['ingest / ceiling', result.ingest_vs_ceiling, '>= 0.8'],
+        ['seconds to verify 100k entries', result.ingest_seconds_100k, '<= 10'],
+        ['local append (fsync each), entries/s', result.append_durable_per_s, ''],
+        ['open stored log + first lookup, ms', result.open_ms, '<= 1000'],
+        ['then first root hash (whole Merkle tree), ms', result.first_root_hash_ms, ''],
+        ['log file, MB', result.log_mb, ''],
+        ['RSS after open, MB', result.rss_mb, ''],
+        ['heap used after open, MB', result.heap_used_mb, ''],
+      ],
+    ),
+  );
+  console.log(JSON.stringify(result));
+} finally {
+  if (!process.env.BENCH_KEEP) rmSync(work, { recursive: true, force: true });
+  else console.error(`kept ${work}`);
+}
