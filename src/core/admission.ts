@@ -18,6 +18,8 @@ import { toHex } from './hash.ts';
 import { ancestorsAndSelf } from './paths.ts';
 
 export const MAX_PENDING = 10_000;
+/** Entries may carry up to 64 KiB, so the pool is bounded in bytes too. */
+export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 export class GrantIndex {
   /** Author (hex) → directories where a stored GRANT names it. */
@@ -60,9 +62,12 @@ export class PendingPool {
   private readonly byKey = new Map<string, Waiting>();
   private readonly byWait = new Map<string, Map<string, Waiting>>();
   private readonly max: number;
+  private readonly maxBytes: number;
+  private bytes = 0;
 
-  constructor(max = MAX_PENDING) {
+  constructor(max = MAX_PENDING, maxBytes = MAX_PENDING_BYTES) {
     this.max = max;
+    this.maxBytes = maxBytes;
   }
 
   get size(): number {
@@ -76,13 +81,12 @@ export class PendingPool {
   add(entry: Entry, on: string): void {
     const key = toHex(entry.hash);
     if (this.byKey.has(key)) return;
-    if (this.byKey.size >= this.max) {
-      // Map iteration order is insertion order: the first key is the oldest.
-      const oldest = this.byKey.keys().next().value as string;
-      this.remove(oldest);
-    }
+    // Map iteration order is insertion order: the first key is the oldest.
+    while (this.byKey.size > 0 && (this.byKey.size >= this.max || this.bytes + entry.bytes.length > this.maxBytes))
+      this.remove(this.byKey.keys().next().value as string);
     const w = { entry, key, on };
     this.byKey.set(key, w);
+    this.bytes += entry.bytes.length;
     let group = this.byWait.get(on);
     if (group === undefined) this.byWait.set(on, (group = new Map()));
     group.set(key, w);
@@ -96,6 +100,7 @@ export class PendingPool {
     const out: Entry[] = [];
     for (const w of group.values()) {
       this.byKey.delete(w.key);
+      this.bytes -= w.entry.bytes.length;
       out.push(w.entry);
     }
     return out;
@@ -105,6 +110,7 @@ export class PendingPool {
     const w = this.byKey.get(key);
     if (w === undefined) return;
     this.byKey.delete(key);
+    this.bytes -= w.entry.bytes.length;
     const group = this.byWait.get(w.on);
     group?.delete(key);
     if (group?.size === 0) this.byWait.delete(w.on);

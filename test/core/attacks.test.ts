@@ -161,3 +161,27 @@ t.test('random mutations of valid entries never crash and never change state', a
   t.equal(rejected, 2000, 'no mutation was accepted');
   t.equal(fingerprintOf(fs), before);
 });
+
+t.test('entries waiting for a parent or a grant are bounded in count and bytes', async (t) => {
+  const { PendingPool } = await import('../../src/core/admission.ts');
+  const fs = setup();
+  const pool = new PendingPool(3, 1_000_000);
+  const orphans = Array.from({ length: 5 }, (_, i) =>
+    entryBy(key(1), new Uint8Array(32).fill(i + 1), ACTION.WRITE, `o${i}`, Uint8Array.of(0, i)),
+  );
+  for (const o of orphans) pool.add(o, 'p');
+  t.equal(pool.size, 3, 'the oldest are evicted');
+  t.same(pool.release('p').map((e) => e.name), ['o2', 'o3', 'o4']);
+  const small = new PendingPool(100, 600);
+  for (const o of orphans) small.add(o, 'q');
+  t.ok(small.size < 5 && small.size >= 1, 'byte bound evicts too');
+  // and the log's own pools: orphans wait without touching the view
+  const before = fingerprintOf(fs);
+  for (let i = 0; i < 200; i++) {
+    const parent = new Uint8Array(32);
+    new DataView(parent.buffer).setUint32(0, i + 1);
+    t.equal(fs.log.ingest(entryBy(key(1), parent, ACTION.MKDIR, 'x', new Uint8Array(0)).bytes).code, 'ORPHAN');
+  }
+  t.equal(fs.log.pending, 200);
+  t.equal(fingerprintOf(fs), before);
+});
