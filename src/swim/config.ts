@@ -2,6 +2,7 @@
  * Tunables of the SWIM layer, with memberlist's three profiles (config.go) and the pure scaling
  * functions of its util.go. Every interval is in milliseconds of the driver's clock.
  */
+import { MAX_META_BYTES } from './codec.ts';
 import { SwimError } from './errors.ts';
 
 export interface SwimConfig {
@@ -141,6 +142,13 @@ export function makeConfig(profile: ProfileName = 'lan', overrides: Partial<Swim
   }
   if (c.udpBufferSize < 512 || c.udpBufferSize > 65507) {
     throw new SwimError('BAD_ARGUMENT', 'config.udpBufferSize must be within 512..65507');
+  }
+  if (!(c.maxMetaSize >= 0 && c.maxMetaSize <= MAX_META_BYTES)) {
+    throw new SwimError('BAD_ARGUMENT', `config.maxMetaSize must be within 0..${MAX_META_BYTES}`);
+  }
+  // A user message must fit one datagram next to its framing (origin name, key, counters).
+  if (!(c.maxUserPayload >= 0 && c.maxUserPayload <= c.udpBufferSize - 64)) {
+    throw new SwimError('BAD_ARGUMENT', 'config.maxUserPayload must leave room for framing in udpBufferSize');
   }
   return c;
 }

@@ -56,7 +56,8 @@ export class Prober {
     const c = this.core;
     if (this.current && !this.current.done) this.decide(this.current, now);
     const target = c.table.nextProbeTarget(c.name, c.random, now, c.config.gossipToTheDeadMs, (m) => {
-      c.tombstones.set(m.name, { address: m.address, at: m.changedAt });
+      // Failed members stay reconnect candidates (partition healing); members that left do not.
+      if (m.status === 'dead') c.tombstones.set(m.name, { address: m.address, at: m.changedAt });
     });
     if (!target) return;
     this.probeNode(target, now);

@@ -206,6 +206,31 @@ t.test('push-pull carries the application hook payload both ways', async (t) => 
   t.ok(got.some((g) => g.endsWith('/false') && g.startsWith('a<-')), 'periodic push-pulls too');
 });
 
+t.test('gossip to the recently dead lets a wrongly killed node refute', async (t) => {
+  const sim = localSim(testSeed(t, 213));
+  const names = joinCluster(sim, 10);
+  sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+  const log = recordEvents(sim);
+  const inc = sim.node('n4').incarnation();
+  // n0 is told (wrongly) that n4 is dead; the news spreads, and reaches n4 itself.
+  sim.call('n0', (n, now) => n.receivePacket(sim.addressOf('n1'), encodeMessage({ type: 'dead', incarnation: inc, node: 'n4', from: 'n1' }), now));
+  const t0 = sim.now;
+  const back = sim.waitFor(() => allSee(sim, names, ['n4'], 'alive') && sim.node('n4').incarnation() > inc, 20_000, 20);
+  t.ok(back >= 0, `alive everywhere again after ${back - t0} ms`);
+  t.ok(log.some((e) => e.type === 'dead' && e.member === 'n4'), 'it was dead somewhere meanwhile');
+});
+
+t.test('push-pull interval scales with N (64 nodes: every 60 s on LAN)', async (t) => {
+  const sim = new Simulator({ seed: testSeed(t, 214), config: makeConfig('lan'), latencyMs: 2, jitterMs: 1 });
+  const names = bootstrapCluster(sim, 64);
+  sim.runFor(600_000);
+  const total = names.reduce((s, n) => s + sim.node(n).stats().pushPulls, 0);
+  const perNode = total / names.length;
+  t.comment(`push-pulls per node in 10 min: ${perNode.toFixed(2)} (interval ${pushPullScale(30_000, 64)} ms)`);
+  t.ok(perNode >= 9 && perNode <= 10.5, 'about 600 s / 60 s');
+});
+
+import { bootstrapCluster } from '../../src/swim/sim/bootstrap.ts';
 import { encodeMessage } from '../../src/swim/codec.ts';
 function suspectBytes(incarnation: number, node: string, from: string): Uint8Array {
   return encodeMessage({ type: 'suspect', incarnation, node, from });

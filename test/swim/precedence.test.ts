@@ -168,3 +168,35 @@ t.test('restart: persisted incarnation starts one above', async (t) => {
   t.equal(n.incarnation(), 42);
   t.equal(new SwimNode({ name: 'a', address: A, random: new SeededRandom(1) }).incarnation(), 1);
 });
+
+t.test('suspicion timeout against confirmations (memberlist Suspect_Dogpile)', async (t) => {
+  // 11 members on LAN: min = 4 × log10(11) × 1 s = 4165 ms, max = 6 × min, K = 2.
+  const members = Array.from({ length: 10 }, (_, i) => ({ name: `m${i}`, address: `10.0.1.${i}:7946` }));
+  const cases: Array<[string[], number]> = [
+    [[], 24_990], // no confirmation: max
+    [['m2'], 11_850], // one: max − (max − min) × log 2 / log 3, counted from the start
+    [['m2', 'm3'], 4165], // K confirmations: min
+    [['m2', 'm3', 'm4'], 4165], // never below min
+    [['m1', 'm1', 'm1'], 24_990], // the accuser and duplicates do not count
+  ];
+  for (const [confirmers, want] of cases) {
+    const n = new SwimNode({ name: 'a', address: A, random: new SeededRandom(5), config: makeConfig('lan', { pushPullIntervalMs: 0 }), initialMembers: members });
+    n.receivePacket(C, encodeMessage({ type: 'suspect', incarnation: 1, node: 'm0', from: 'm1' }), 0);
+    for (const c of confirmers) n.receivePacket(C, encodeMessage({ type: 'suspect', incarnation: 1, node: 'm0', from: c }), 0);
+    n.tick(want - 1);
+    t.equal(n.member('m0')?.status, 'suspect', `${confirmers.join(',') || 'none'}: still suspect at ${want - 1} ms`);
+    n.tick(want);
+    t.equal(n.member('m0')?.status, 'dead', `dead at ${want} ms`);
+  }
+});
+
+t.test('news created here is pushed at once, not at the next gossip tick', async (t) => {
+  const n = mk();
+  n.join([], 0);
+  const out = n.broadcast('k', new Uint8Array([1]), 5);
+  const users = sentMessages(out).filter((m) => m.type === 'user');
+  t.equal(out.packets.length, 2, 'one packet to each of the two other members (fanout 3)');
+  t.equal(users.length, 2);
+  const meta = n.setMeta(new Uint8Array([7]), 6);
+  t.ok(sentMessages(meta).some((m) => m.type === 'alive' && m.node === 'a' && m.incarnation === 2), 'new metadata goes out at once');
+});
