@@ -18,23 +18,20 @@
  * Incarnation: pass `persistedIncarnation` (the last value of incarnation()) on restart; the node
  * starts one above it, so its join outbids every record others hold about its previous run.
  */
-import { MAX_KEY_LENGTH, MAX_NAME_LENGTH, decodePacket, decodeStream, encodeMessage } from './codec.ts';
-import type { PacketMsg, PushPullMsg, UserMsg } from './codec.ts';
+import { MAX_NAME_LENGTH, decodePacket, decodeStream, encodeMessage } from './codec.ts';
+import type { PacketMsg } from './codec.ts';
 import { makeConfig, pushPullScale } from './config.ts';
 import type { SwimConfig } from './config.ts';
 import { SwimError } from './errors.ts';
 import { Prober } from './probe.ts';
+import { AntiEntropy } from './push-pull.ts';
+import type { SwimDelegate } from './push-pull.ts';
 import { MembershipCore } from './state.ts';
 import type { SwimStats } from './state.ts';
+import { UserBroadcasts } from './user-broadcasts.ts';
 import type { Address, MemberInfo, Outbox, Random, SwimStateMachine } from './types.ts';
 
-/** Application hooks, called synchronously from inside the state machine. */
-export interface SwimDelegate {
-  /** Extra opaque state sent in every push-pull (e.g. the sync layer's log heads). */
-  localState?(join: boolean): Uint8Array;
-  /** The peer's extra state from a push-pull. */
-  mergeRemoteState?(state: Uint8Array, join: boolean, from: Address): void;
-}
+export type { SwimDelegate } from './push-pull.ts';
 
 export interface SwimNodeOptions {
   name: string;
@@ -55,8 +52,6 @@ export interface SwimNodeOptions {
   clusterSizeHint?: number;
 }
 
-type StreamKind = 'push-pull' | 'join' | 'reconnect' | 'reconnect-again';
-
 const EMPTY = new Uint8Array(0);
 
 export class SwimNode implements SwimStateMachine {
@@ -65,14 +60,10 @@ export class SwimNode implements SwimStateMachine {
   readonly config: SwimConfig;
   private readonly core: MembershipCore;
   private readonly prober: Prober;
-  private readonly delegate: SwimDelegate;
+  private readonly antiEntropy: AntiEntropy;
+  private readonly users: UserBroadcasts;
   private started = false;
   private streamId = 0;
-  private readonly streams = new Map<number, { kind: StreamKind; to: Address }>();
-  private seeds: Address[] = [];
-  private userVersion = 0;
-  /** De-duplication of user broadcasts: "origin\0key" → [epoch, version], oldest first. */
-  private readonly userSeen = new Map<string, number>();
 
   constructor(o: SwimNodeOptions) {
     if (typeof o.name !== 'string' || o.name.length === 0 || o.name.length > MAX_NAME_LENGTH) {
@@ -88,12 +79,13 @@ export class SwimNode implements SwimStateMachine {
     this.name = o.name;
     this.address = o.address;
     this.config = config;
-    this.delegate = o.delegate ?? {};
     this.core = new MembershipCore({
       name: o.name, address: o.address, config, random: o.random, incarnation: persisted + 1, meta,
       clusterSizeHint: o.clusterSizeHint ?? 0,
     });
     this.prober = new Prober(this.core, () => this.nextStreamId());
+    this.antiEntropy = new AntiEntropy(this.core, o.delegate ?? {}, () => this.nextStreamId());
+    this.users = new UserBroadcasts(this.core);
     for (const m of o.initialMembers ?? []) {
       this.core.addQuietly(m.name, m.address, m.incarnation ?? 1, m.meta ?? EMPTY, 0);
     }
@@ -105,9 +97,8 @@ export class SwimNode implements SwimStateMachine {
     const c = this.core;
     c.begin(now);
     this.ensureLive();
-    for (const s of seeds) if (s !== this.address && !this.seeds.includes(s)) this.seeds.push(s);
     this.start(now);
-    for (const s of this.seeds) this.openPushPull(s, 'join');
+    this.antiEntropy.join(seeds);
     return this.end();
   }
 
@@ -137,11 +128,7 @@ export class SwimNode implements SwimStateMachine {
     if (m.type === 'ping') {
       reply = this.prober.streamPingReply(m);
     } else if (m.type === 'push-pull') {
-      c.stats.pushPullsServed++;
-      // Merge first, then answer: the reply then carries any refutation the merge caused, so a
-      // peer that had us dead learns our new incarnation in this same exchange.
-      this.mergePushPull(m, from, now);
-      reply = this.encodePushPull(false);
+      reply = this.antiEntropy.serve(m, from, now);
     } else {
       throw new SwimError('MALFORMED', 'an ack is not a stream request');
     }
@@ -156,36 +143,14 @@ export class SwimNode implements SwimStateMachine {
       this.prober.tcpPingResult(id, msg && msg.type === 'ack' ? msg : null);
       return this.end();
     }
-    const s = this.streams.get(id);
-    if (!s) return this.end();
-    this.streams.delete(id);
-    if (msg && msg.type === 'push-pull') {
-      const refutesBefore = c.stats.refutes;
-      this.mergePushPull(msg, s.to, now);
-      // Reconnecting across a healed partition: the peer had us dead and we just refuted. Send our
-      // new incarnation back at once instead of waiting for gossip that does not cross yet.
-      if (s.kind === 'reconnect' && c.stats.refutes !== refutesBefore) this.openPushPull(s.to, 'reconnect-again');
-    }
+    this.antiEntropy.reply(id, msg && msg.type === 'push-pull' ? msg : null, now);
     return this.end();
   }
 
   broadcast(key: string, payload: Uint8Array, now: number): Outbox {
-    const c = this.core;
     this.ensureLive();
-    if (typeof key !== 'string' || key.length > MAX_KEY_LENGTH) throw new SwimError('BAD_ARGUMENT', 'broadcast key too long');
-    if (!(payload instanceof Uint8Array)) throw new SwimError('BAD_ARGUMENT', 'payload must be bytes');
-    if (payload.length > this.config.maxUserPayload) {
-      throw new SwimError('TOO_LARGE', `payload of ${payload.length} bytes, max ${this.config.maxUserPayload}`);
-    }
-    const msg: UserMsg = {
-      type: 'user', origin: this.name, key, epoch: c.self.incarnation, version: ++this.userVersion, payload: new Uint8Array(payload),
-    };
-    const data = encodeMessage(msg);
-    if (data.length + 4 > this.config.udpBufferSize) throw new SwimError('TOO_LARGE', 'broadcast does not fit a packet');
-    c.begin(now);
-    this.rememberUser(msg);
-    c.enqueue(userKey(this.name, key), data);
-    c.pushPending = true;
+    this.core.begin(now);
+    this.users.create(key, payload);
     return this.end();
   }
 
@@ -300,13 +265,12 @@ export class SwimNode implements SwimStateMachine {
     c.onEnqueue = armGossip;
     const pushPullLoop = (t: number): void => {
       if (c.leaving) return;
-      const peer = c.table.randomMembers(1, c.random, (m) => m !== c.self && m.status === 'alive')[0];
-      if (peer) this.openPushPull(peer.address, 'push-pull');
+      this.antiEntropy.pushPullRandom();
       c.schedule(t + pushPullScale(cfg.pushPullIntervalMs, c.numNodes()), pushPullLoop);
     };
     const reconnectLoop = (t: number): void => {
       if (c.leaving) return;
-      this.reconnect(t);
+      this.antiEntropy.reconnect(t);
       c.schedule(t + cfg.reconnectIntervalMs, reconnectLoop);
     };
     c.schedule(now + Math.floor(r() * cfg.probeIntervalMs), probeLoop);
@@ -327,88 +291,10 @@ export class SwimNode implements SwimStateMachine {
       case 'alive': c.handleAlive(m, now); break;
       case 'suspect': c.handleSuspect(m, now); break;
       case 'dead': c.handleDead(m, now); break;
-      case 'user': this.handleUser(m); break;
+      case 'user': this.users.receive(m); break;
     }
     void from;
   }
-
-  private handleUser(m: UserMsg): void {
-    if (m.origin === this.name) return;
-    if (!this.rememberUser(m)) return;
-    const c = this.core;
-    c.stats.userDelivered++;
-    // Re-gossip it: user broadcasts spread epidemically like membership news.
-    c.enqueue(userKey(m.origin, m.key), encodeMessage(m));
-    c.emit({ type: 'user', payload: m.payload, from: m.origin, key: m.key });
-  }
-
-  /** Record (origin, key) at (epoch, version); false if we already have that or newer. */
-  private rememberUser(m: UserMsg): boolean {
-    const id = userKey(m.origin, m.key);
-    const order = m.epoch * 0x100000000 + m.version;
-    const seen = this.userSeen.get(id);
-    if (seen !== undefined) {
-      if (seen >= order) return false;
-      this.userSeen.delete(id);
-    }
-    this.userSeen.set(id, order);
-    if (this.userSeen.size > this.config.userSeenCapacity) {
-      const oldest = this.userSeen.keys().next().value;
-      if (oldest !== undefined) this.userSeen.delete(oldest);
-    }
-    return true;
-  }
-
-  private openPushPull(to: Address, kind: StreamKind): void {
-    const c = this.core;
-    const id = this.nextStreamId();
-    this.streams.set(id, { kind, to });
-    c.stats.pushPulls++;
-    c.openStream(id, to, this.encodePushPull(kind === 'join'), this.config.tcpTimeoutMs);
-  }
-
-  private encodePushPull(join: boolean): Uint8Array {
-    const app = this.delegate.localState?.(join) ?? EMPTY;
-    return encodeMessage({ type: 'push-pull', join, nodes: this.core.localRecords(), app });
-  }
-
-  private mergePushPull(m: PushPullMsg, from: Address, now: number): void {
-    this.core.mergeRemote(m.nodes, now);
-    if (m.app.length > 0 || this.delegate.mergeRemoteState) this.delegate.mergeRemoteState?.(m.app, m.join, from);
-  }
-
-  /**
-   * Partition healing: with probability (candidates / alive), push-pull with one random dead
-   * member, recently removed member, or seed that we do not see alive.
-   */
-  private reconnect(now: number): void {
-    const c = this.core;
-    const cfg = this.config;
-    for (const [name, t] of c.tombstones) {
-      if (now - t.at > cfg.reconnectTimeoutMs) c.tombstones.delete(name);
-    }
-    const dead = c.table.numDeadOrLeft;
-    const candidatesEstimate = dead + c.tombstones.size + this.seeds.length;
-    if (candidatesEstimate === 0) return;
-    const alive = Math.max(1, c.table.size - dead);
-    if (c.random.next() >= candidatesEstimate / alive) return;
-    const candidates: Address[] = [];
-    const aliveAddrs = new Set<Address>();
-    c.table.forEach((m) => {
-      if (m.status === 'dead') candidates.push(m.address);
-      else if (m.status !== 'left') aliveAddrs.add(m.address);
-    });
-    for (const t of c.tombstones.values()) if (!aliveAddrs.has(t.address)) candidates.push(t.address);
-    for (const s of this.seeds) if (!aliveAddrs.has(s)) candidates.push(s);
-    if (candidates.length === 0) return;
-    const to = candidates[Math.floor(c.random.next() * candidates.length)] as Address;
-    c.stats.reconnects++;
-    this.openPushPull(to, 'reconnect');
-  }
-}
-
-function userKey(origin: string, key: string): string {
-  return `u\0${origin}\0${key}`;
 }
 
 function isFullConfig(c: SwimConfig | Partial<SwimConfig> | undefined): c is SwimConfig {

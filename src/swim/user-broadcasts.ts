@@ -1,0 +1,74 @@
+/**
+ * Application broadcasts: opaque payloads that spread through the same transmit-limited queue as
+ * membership news. Each carries (origin, key, epoch, version); a receiver delivers a version once,
+ * re-queues it so it spreads epidemically, and drops anything not newer than what it has for that
+ * (origin, key). The epoch is the origin's incarnation, so a restarted origin whose counter began
+ * again is still newer. Under one key, a newer message replaces the older one in every queue.
+ */
+import { MAX_KEY_LENGTH, encodeMessage } from './codec.ts';
+import type { UserMsg } from './codec.ts';
+import { SwimError } from './errors.ts';
+import type { MembershipCore } from './state.ts';
+
+export class UserBroadcasts {
+  private readonly core: MembershipCore;
+  private version = 0;
+  /** "origin\0key" → epoch × 2³² + version, least recently updated first (bounded). */
+  private readonly seen = new Map<string, number>();
+
+  constructor(core: MembershipCore) {
+    this.core = core;
+  }
+
+  /** Queue our own payload; throws SwimError (BAD_ARGUMENT, TOO_LARGE) before changing anything. */
+  create(key: string, payload: Uint8Array): void {
+    const c = this.core;
+    const cfg = c.config;
+    if (typeof key !== 'string' || key.length > MAX_KEY_LENGTH) throw new SwimError('BAD_ARGUMENT', 'broadcast key too long');
+    if (!(payload instanceof Uint8Array)) throw new SwimError('BAD_ARGUMENT', 'payload must be bytes');
+    if (payload.length > cfg.maxUserPayload) {
+      throw new SwimError('TOO_LARGE', `payload of ${payload.length} bytes, max ${cfg.maxUserPayload}`);
+    }
+    const msg: UserMsg = {
+      type: 'user', origin: c.name, key, epoch: c.self.incarnation, version: this.version + 1, payload: new Uint8Array(payload),
+    };
+    const data = encodeMessage(msg);
+    // Compound framing: 2 bytes of header and 2 of length.
+    if (data.length + 4 > cfg.udpBufferSize) throw new SwimError('TOO_LARGE', 'broadcast does not fit a packet');
+    this.version++;
+    this.remember(msg);
+    c.enqueue(queueKey(c.name, key), data);
+    c.pushPending = true;
+  }
+
+  /** A user message from the network: deliver and re-gossip it if it is news. */
+  receive(m: UserMsg): void {
+    const c = this.core;
+    if (m.origin === c.name || !this.remember(m)) return;
+    c.stats.userDelivered++;
+    c.enqueue(queueKey(m.origin, m.key), encodeMessage(m));
+    c.emit({ type: 'user', payload: m.payload, from: m.origin, key: m.key });
+  }
+
+  /** Record (origin, key) at (epoch, version); false if we already have that or newer. */
+  private remember(m: UserMsg): boolean {
+    const id = `${m.origin}\0${m.key}`;
+    const order = m.epoch * 0x100000000 + m.version;
+    const prev = this.seen.get(id);
+    if (prev !== undefined) {
+      if (prev >= order) return false;
+      this.seen.delete(id);
+    }
+    this.seen.set(id, order);
+    if (this.seen.size > this.core.config.userSeenCapacity) {
+      const oldest = this.seen.keys().next().value;
+      if (oldest !== undefined) this.seen.delete(oldest);
+    }
+    return true;
+  }
+}
+
+/** Queue keys of user messages cannot collide with member names (which key membership news). */
+function queueKey(origin: string, key: string): string {
+  return `u\0${origin}\0${key}`;
+}
