@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { defaultPort, fsDir } from '../../src/core/home.ts';
@@ -164,6 +164,22 @@ t.test('list: text and --json', async (t) => {
   const text = await run(['list'], env);
   t.match(text.stdout, /NAME\s+ID\s+ENTRIES/);
   t.match(text.stdout, /demo\s+[0-9a-f]{12}\s+2\s/);
+
+  // One damaged filesystem does not hide the others.
+  mkdirSync(join(home, 'fs', 'broken'), { recursive: true });
+  writeFileSync(join(home, 'fs', 'broken', 'log'), 'not a log file at all');
+  const withBroken = await run(['list', '--json'], env);
+  t.equal(withBroken.code, 0);
+  const rows = JSON.parse(withBroken.stdout) as Array<Record<string, unknown>>;
+  t.same(
+    rows.map((x) => [x['name'], typeof x['error']]),
+    [
+      ['beta', 'undefined'],
+      ['broken', 'string'],
+      ['demo', 'undefined'],
+    ],
+  );
+  t.match((await run(['list'], env)).stdout, /broken\s+unreadable/);
 });
 
 t.test('show: tree text, --json, subtree, default name, mistakes', async (t) => {

@@ -5,6 +5,7 @@ import { fsConfig, fsDir, listFilesystems, readConfig } from '../../core/home.ts
 import { toHex } from '../../core/hash.ts';
 import { Replica } from '../../core/replica.ts';
 import { BasefsCommand } from '../base.ts';
+import { describeError } from '../errors.ts';
 import { formatBytes, formatTime, json, shortHash, table } from '../format.ts';
 
 export interface FsSummary {
@@ -20,6 +21,8 @@ export interface FsSummary {
   /** When this node last appended to the log (the log file's mtime), ISO 8601. */
   lastUpdate: string;
   dir: string;
+  /** Present when the filesystem could not be read (the other fields are then placeholders). */
+  error?: string;
 }
 
 /** Total size of the regular files under `dir`. */
@@ -82,7 +85,15 @@ export class ListCommand extends BasefsCommand {
   asJson = Option.Boolean('--json', false, { description: 'print a JSON array' });
 
   run(): number {
-    const summaries = listFilesystems(this.home).map((n) => summarize(this.home, n));
+    const summaries = listFilesystems(this.home).map((n) => {
+      try {
+        return summarize(this.home, n);
+      } catch (e) {
+        // One unreadable filesystem must not hide the others.
+        const cfg = fsConfig(readConfig(this.home), n);
+        return { name: n, id: '', entries: 0, rootHash: '', port: cfg.port, seeds: cfg.seeds, sizeBytes: 0, lastUpdate: '', dir: fsDir(this.home, n), error: describeError(e).message };
+      }
+    });
     if (this.asJson) {
       this.out(json(summaries));
       return 0;
@@ -94,7 +105,7 @@ export class ListCommand extends BasefsCommand {
     const s = this.style;
     const rows = [
       ['NAME', 'ID', 'ENTRIES', 'ROOT', 'PORT', 'SIZE', 'LAST UPDATE'].map((h) => s.bold(h)),
-      ...summaries.map((x) => [
+      ...summaries.map((x) => x.error !== undefined ? [x.name, s.red(`unreadable: ${x.error}`)] : [
         x.name,
         shortHash(x.id),
         String(x.entries),

@@ -19,8 +19,8 @@ abstract class WriteCommand extends BasefsCommand {
   keyFile = Option.String('-k,--key', { description: 'private key to sign with (default: $BASEFS_HOME/id_ed25519)' });
   asJson = Option.Boolean('--json', false, { description: 'print the appended entries as JSON' });
 
-  /** Opens `name` writable with the user's key and runs `fn` with its writer. */
-  withWriter<T>(name: string, fn: (writer: Writer, replica: Replica, key: KeyPair) => T): T {
+  /** Opens `name` writable with the user's key and runs `fn` with its writer (which changes `path`). */
+  withWriter<T>(name: string, path: string, fn: (writer: Writer, replica: Replica, key: KeyPair) => T): T {
     this.fsDirOf(name); // an unknown filesystem is reported before a missing key
     const key = this.loadKey(this.keyFile);
     const replica = this.openWrite(name, key);
@@ -31,7 +31,7 @@ abstract class WriteCommand extends BasefsCommand {
         return fn(writer, replica, key);
       } catch (e) {
         if (isBasefsError(e, 'NOT_AUTHORIZED'))
-          throw err('NOT_AUTHORIZED', `key ${fingerprint(key.publicKey)} may not change ${name}:${pathOf(e)}`);
+          throw err('NOT_AUTHORIZED', `key ${fingerprint(key.publicKey)} may not change ${name}:${path}`);
         throw e;
       }
     } finally {
@@ -47,12 +47,6 @@ abstract class WriteCommand extends BasefsCommand {
     this.out(summary);
     for (const e of entries) this.out(`  appended ${actionName(e.action).padEnd(6)} ${shortHash(e.hash)}`);
   }
-}
-
-/** The path in a writer's NOT_AUTHORIZED message ("this key may not write /x"). */
-function pathOf(e: Error): string {
-  const m = /may not write (\S+)/.exec(e.message);
-  return m?.[1] ?? '/';
 }
 
 function dirTarget(cmd: BasefsCommand, text: string) {
@@ -84,7 +78,7 @@ export class GrantCommand extends WriteCommand {
     const k = parseKeyArgument(this.key);
     const fp = fingerprint(k.publicKey);
     const label = checkLabel(this.label ?? k.suggestedLabel ?? `key-${fp.replace(/:/g, '').slice(0, 8)}`);
-    const entry = this.withWriter(t.name, (w, replica) => {
+    const entry = this.withWriter(t.name, t.path, (w, replica) => {
       if (bytesEqual(replica.log.genesis.entry.author, k.publicKey))
         throw err('USAGE', `${fp} is the filesystem's root key; it already owns /`);
       return w.grant(t.path, k.publicKey, label);
@@ -116,7 +110,7 @@ export class RevokeCommand extends WriteCommand {
     let label = '';
     let entries: Entry[] = [];
     let fp = '';
-    entries = this.withWriter(t.name, (w, replica) => {
+    entries = this.withWriter(t.name, t.path, (w, replica) => {
       const { publicKey, label: l } = this.findKey(replica, t.path, this.key);
       fp = fingerprint(publicKey);
       label = l;
@@ -166,7 +160,7 @@ export class RevertCommand extends WriteCommand {
     const t = this.target(this.file);
     if (!t.explicitPath || t.path === '/') throw err('USAGE', 'revert needs NAME:/PATH of a file');
     if (!/^[0-9a-fA-F]{4,64}$/.test(this.hash)) throw err('USAGE', `'${this.hash}' is not a hash prefix (4 to 64 hex digits)`);
-    const entry = this.withWriter(t.name, (w) => w.revert(t.path, this.hash));
+    const entry = this.withWriter(t.name, t.path, (w) => w.revert(t.path, this.hash));
     this.report(t.name, [entry], `reverted ${t.name}:${t.path} to ${this.hash.toLowerCase()}`);
     return 0;
   }
