@@ -124,9 +124,8 @@ export class MembershipCore {
 
   /** Hand the collected output to the driver. */
   finish(): Outbox {
-    const o = this.out;
-    this.out = { packets: [], streams: [], events: [] };
-    return o;
+    // The next call's begin() starts a fresh outbox; this one now belongs to the driver.
+    return this.out;
   }
 
   emit(e: SwimEvent): void {

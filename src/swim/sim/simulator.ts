@@ -368,12 +368,11 @@ export class Simulator {
       this.heap.push(e);
       return;
     }
-    const run = (): void => this.processNow(e);
     if (this.now < st.stalledUntil) {
-      if (e.kind !== TICK) st.backlog.push(run);
+      if (e.kind !== TICK) st.backlog.push(() => this.processNow(e));
       return;
     }
-    run();
+    this.processNow(e);
   }
 
   private processNow(e: SimEvent): void {
