@@ -188,6 +188,10 @@ t.test('show: tree text, --json, subtree, default name, mistakes', async (t) => 
   t.equal(r.code, 0, 'the only filesystem is the default');
   t.match(r.stdout, /\* [0-9a-f]{12}\s+MKDIR\s+[0-9a-f]{4}:/);
   t.match(r.stdout, /\.cluster/);
+  t.match(r.stdout, /└── \.cluster/, 'a tree');
+  const ascii = await run(['show', '-a'], env);
+  t.match(ascii.stdout, /`-- \.cluster/);
+  t.notMatch(ascii.stdout, /[^\x00-\x7f]/, 'ASCII only');
   withWriter(home, join(home, 'id_ed25519'), (rep) => {
     rep.writer?.mkdir('/etc');
     rep.writer?.writeFile('/etc/a', text('1'));

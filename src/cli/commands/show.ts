@@ -172,19 +172,39 @@ function marker(e: ShownEntry): string {
   return ' ';
 }
 
-/** The text form of showLog (see the legend it prints). */
-export function renderLog(shown: ShownLog, s: Style, genesisHash: string): string[] {
+const UNICODE = { tee: '├── ', last: '└── ', bar: '│   ', none: '    ' };
+const ASCII = { tee: '|-- ', last: '`-- ', bar: '|   ', none: '    ' };
+
+/** The text form of showLog: a tree of paths, each with its entries (see the legend it prints). */
+export function renderLog(shown: ShownLog, s: Style, genesisHash: string, ascii = false): string[] {
+  const g = ascii ? ASCII : UNICODE;
   const lines: string[] = [];
   lines.push(
     `${s.bold(shown.name)}  id ${shortHash(shown.id)}  root ${shortHash(shown.rootHash)}  ${shown.entries} entries` +
       (shown.path === '/' ? '' : `  (showing ${shown.path})`),
   );
-  for (const p of shown.paths) {
-    const pad = '  '.repeat(p.depth);
-    const name = p.depth === 0 ? p.path : (p.path.split('/').pop() ?? p.path);
+  const paths = shown.paths;
+  const laterSibling = (i: number): boolean => {
+    const d = (paths[i] as ShownPath).depth;
+    for (let j = i + 1; j < paths.length; j++) {
+      const dj = (paths[j] as ShownPath).depth;
+      if (dj < d) return false;
+      if (dj === d) return true;
+    }
+    return false;
+  };
+  const open: boolean[] = []; // open[k]: the path shown at depth k has a later sibling
+  paths.forEach((p, i) => {
+    const d = p.depth;
+    open[d] = laterSibling(i);
+    let ancestors = '';
+    for (let k = 1; k < d; k++) ancestors += open[k] ? g.bar : g.none;
+    const head = d === 0 ? '' : ancestors + (open[d] ? g.tee : g.last);
+    const body = (d === 0 ? '' : ancestors + (open[d] ? g.bar : g.none)) + (paths[i + 1]?.depth === d + 1 ? g.bar : g.none);
+    const name = d === 0 ? p.path : (p.path.split('/').pop() ?? p.path);
     const label = p.kind === 'dir' && name !== '/' ? `${name}/` : name;
     const what = p.kind === 'file' ? `file, ${formatBytes(p.size ?? 0)}` : p.kind === 'gone' ? 'deleted' : p.kind;
-    lines.push(`${pad}${p.kind === 'gone' ? s.dim(label) : s.bold(label)}  ${s.dim(what)}`);
+    lines.push(`${s.dim(head)}${p.kind === 'gone' ? s.dim(label) : s.bold(label)}  ${s.dim(what)}`);
     for (const e of p.entries) {
       const m = marker(e);
       let extra = '';
@@ -193,16 +213,16 @@ export function renderLog(shown: ShownLog, s: Style, genesisHash: string): strin
       else if (e.action === 'LINK' && e.target) extra = `shares ${shortHash(e.target)}`;
       else if (e.action === 'SLINK' && e.target) extra = `-> ${e.target}`;
       else if (e.action === 'WRITE' && e.size !== undefined) extra = formatBytes(e.size);
-      if (e.effective && !e.valid) extra += `${extra ? '  ' : ''}(key since revoked; kept by a later entry)`;
-      const line = `${pad}  ${m} ${shortHash(e.hash)}  ${e.action.padEnd(6)}  ${e.author}  ${formatTime(e.timestamp)}${extra ? '  ' + extra : ''}`;
-      lines.push(m === '*' ? s.green(line) : m === '!' ? s.red(line) : m === '~' ? s.dim(line) : line);
+      if (e.effective && !e.valid) extra += `${extra ? '  ' : ''}(key no longer valid; acknowledged)`;
+      const line = `${m} ${shortHash(e.hash)}  ${e.action.padEnd(6)}  ${e.author}  ${formatTime(e.timestamp)}${extra ? '  ' + extra : ''}`;
+      lines.push(s.dim(body) + (m === '*' ? s.green(line) : m === '!' ? s.red(line) : m === '~' ? s.dim(line) : line));
     }
-    for (const g of p.permissions) {
-      const m = g.action === 'GRANT' ? (g.active ? '+' : '-') : ' ';
-      const line = `${pad}  ${m} ${shortHash(g.hash)}  ${g.action.padEnd(6)}  ${g.author}  ${formatTime(g.timestamp)}  ${g.label} ${g.action === 'GRANT' ? 'may write' : 'no longer writes'} ${p.path} (${g.keyFingerprint})`;
-      lines.push(g.active ? s.cyan(line) : line);
+    for (const pe of p.permissions) {
+      const m = pe.action === 'GRANT' ? (pe.active ? '+' : '-') : ' ';
+      const line = `${m} ${shortHash(pe.hash)}  ${pe.action.padEnd(6)}  ${pe.author}  ${formatTime(pe.timestamp)}  ${pe.label} ${pe.action === 'GRANT' ? 'may write' : 'no longer writes'} ${p.path} (${pe.keyFingerprint})`;
+      lines.push(s.dim(body) + (pe.active ? s.cyan(line) : line));
     }
-  }
+  });
   lines.push(s.dim('* current state   ! ignored (no authority)   ~ losing branch   + grant in force   - grant no longer in force'));
   return lines;
 }
@@ -226,6 +246,7 @@ export class ShowCommand extends BasefsCommand {
 
   target_ = Option.String({ required: false, name: 'NAME[:/PATH]' });
   asJson = Option.Boolean('--json', false, { description: 'print JSON' });
+  ascii = Option.Boolean('-a,--ascii', false, { description: 'draw the tree with ASCII characters only' });
 
   run(): number {
     const t = this.target(this.target_);
@@ -235,7 +256,7 @@ export class ShowCommand extends BasefsCommand {
       if (this.asJson) this.out(json(shown));
       else {
         const genesis = replica.log.genesis;
-        for (const line of renderLog(shown, this.style, isGenesis(genesis.entry) ? genesis.key : '')) this.out(line);
+        for (const line of renderLog(shown, this.style, isGenesis(genesis.entry) ? genesis.key : '', this.ascii)) this.out(line);
       }
       return 0;
     } finally {
