@@ -84,14 +84,20 @@ export class KeysCommand extends BasefsCommand {
     this.out(`${s.bold(report.name)}${t.path === '/' ? '' : `:${t.path}`}  ${n} key${n === 1 ? '' : 's'} with write access`);
     const byDir = new Map<string, KeyGrant[]>();
     for (const k of report.keys) byDir.set(k.dir, [...(byDir.get(k.dir) ?? []), k]);
+    // Key rows are aligned across the whole listing; each directory's heading goes above its rows.
     const rows: string[][] = [];
+    const headings = new Map<number, string>();
     for (const [dir, grants] of byDir) {
       const pad = '  '.repeat(pathDepth(dir));
-      rows.push([s.bold(`${pad}${dir}`), '', '', '']);
+      headings.set(rows.length, s.bold(`${pad}${dir}`));
       for (const g of grants)
-        rows.push([`${pad}  ${g.label}`, g.fingerprint, g.key, g.grant === null ? 'genesis key' : `granted ${g.grant.slice(0, 12)}`]);
+        rows.push([`${pad}  ${g.label}`, g.fingerprint, g.key, g.grant === null ? 'genesis key' : `grant ${g.grant.slice(0, 12)}`]);
     }
-    for (const line of table(rows)) this.out(line);
+    table(rows).forEach((line, i) => {
+      const heading = headings.get(i);
+      if (heading !== undefined) this.out(heading);
+      this.out(line);
+    });
     return 0;
   }
 }
