@@ -9,7 +9,7 @@ import { err, isBasefsError } from '../core/errors.ts';
 import { defaultKeyPath, fsDir, homeDir, listFilesystems, resolveTarget, type Target } from '../core/home.ts';
 import { readKeyFile, type KeyPair } from '../core/keys.ts';
 import { Replica } from '../core/replica.ts';
-import { describeError, oneLine } from './errors.ts';
+import { describeError, oneLine, type Failure } from './errors.ts';
 import { style, wantsColor, type Style } from './format.ts';
 
 export abstract class BasefsCommand extends Command {
@@ -93,9 +93,15 @@ export abstract class BasefsCommand extends Command {
   }
 }
 
+/** What a context may carry besides clipanion's: a hook that sees each failure (tests check its code). */
+export interface ErrorObserver {
+  onFailure?: (failure: Failure, error: unknown) => void;
+}
+
 /** Writes the one-line message for `e` to the context's stderr and returns the exit status. */
 export function reportError(context: { stderr: NodeJS.WritableStream; env: Record<string, string | undefined> }, e: unknown): number {
   const failure = describeError(e);
+  (context as ErrorObserver).onFailure?.(failure, e);
   context.stderr.write(`basefs: ${oneLine(failure.message)}\n`);
   const debug = context.env['BASEFS_DEBUG'];
   if (debug !== undefined && debug !== '' && debug !== '0' && e instanceof Error && e.stack !== undefined)

@@ -8,7 +8,7 @@
  * multi-line usage text on stdout and exit with 1).
  */
 import { Cli, type BaseContext } from 'clipanion';
-import { reportError } from './base.ts';
+import { reportError, type ErrorObserver } from './base.ts';
 import { BootstrapCommand } from './commands/bootstrap.ts';
 import { COMING_COMMANDS } from './commands/coming.ts';
 import { GenkeyCommand } from './commands/genkey.ts';
@@ -45,17 +45,18 @@ export function buildCli(options: { colors?: boolean } = {}): Cli {
   return cli;
 }
 
-export type RunContext = Pick<BaseContext, 'stdout' | 'stderr' | 'env'> & Partial<BaseContext>;
+export type RunContext = Pick<BaseContext, 'stdout' | 'stderr' | 'env'> & Partial<BaseContext> & ErrorObserver;
 
 /** Runs one command line; never throws, never touches `process`. */
 export async function runCli(argv: readonly string[], context: RunContext): Promise<number> {
   const colors = wantsColor(context.stdout, context.env);
-  const full: BaseContext = {
+  const full: BaseContext & ErrorObserver = {
     stdin: context.stdin ?? Cli.defaultContext.stdin,
     stdout: context.stdout,
     stderr: context.stderr,
     env: context.env,
     colorDepth: colors ? (context.colorDepth ?? 8) : 1,
+    ...(context.onFailure ? { onFailure: context.onFailure } : {}),
   };
   const cli = buildCli({ colors });
   let command;

@@ -26,6 +26,8 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
 };
 
 export interface Failure {
+  /** The BasefsError code; USAGE for a command-line parse error; INTERNAL for anything else. */
+  code: ErrorCode | 'INTERNAL';
   message: string;
   exit: number;
 }
@@ -36,18 +38,18 @@ export function describeError(e: unknown): Failure {
     const hint = HINTS[e.code];
     let message = detail(e);
     if (hint !== undefined && !message.includes(hint)) message += ` (${hint})`;
-    return { message, exit: e.code === 'USAGE' ? EXIT_USAGE : EXIT_FAILURE };
+    return { code: e.code, message, exit: e.code === 'USAGE' ? EXIT_USAGE : EXIT_FAILURE };
   }
   // Clipanion's own parse errors (unknown command, missing argument, bad option).
   if (e instanceof Error && (e.name === 'UnknownSyntaxError' || e.name === 'AmbiguousSyntaxError' || e.name === 'UsageError')) {
-    return { message: clipanionMessage(e), exit: EXIT_USAGE };
+    return { code: 'USAGE', message: clipanionMessage(e), exit: EXIT_USAGE };
   }
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (e instanceof Error && typeof code === 'string' && code.startsWith('E')) {
-    return { message: `${e.message}`, exit: EXIT_FAILURE };
+    return { code: 'IO', message: e.message, exit: EXIT_FAILURE };
   }
   const text = e instanceof Error ? e.message : String(e);
-  return { message: `internal error: ${text} (set BASEFS_DEBUG=1 for details)`, exit: EXIT_FAILURE };
+  return { code: 'INTERNAL', message: `internal error: ${text} (set BASEFS_DEBUG=1 for details)`, exit: EXIT_FAILURE };
 }
 
 function clipanionMessage(e: Error): string {

@@ -6,7 +6,10 @@ import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli/cli.ts';
 
 export interface Result {
+  /** Exit status. */
   code: number;
+  /** The error code of the failure reported on stderr (BasefsError code, USAGE for parse errors). */
+  error: string | undefined;
   stdout: string;
   stderr: string;
 }
@@ -29,11 +32,12 @@ export async function run(argv: string[], env: Env, opts: { tty?: boolean } = {}
   if (opts.tty) (stdout as PassThrough & { isTTY?: boolean }).isTTY = true;
   const out = collect(stdout);
   const errText = collect(stderr);
-  const code = await runCli(argv, { stdout, stderr, env, stdin: new PassThrough() });
+  let error: string | undefined;
+  const code = await runCli(argv, { stdout, stderr, env, stdin: new PassThrough(), onFailure: (f) => (error = f.code) });
   stdout.end();
   stderr.end();
   await new Promise((r) => setImmediate(r));
-  return { code, stdout: out(), stderr: errText() };
+  return { code, error, stdout: out(), stderr: errText() };
 }
 
 /** One line, no stack trace: what every user mistake must look like. */

@@ -3,6 +3,7 @@
  * `help` lists them and `--help` explains them; run, they say in one line when they arrive.
  */
 import { Command, Option } from 'clipanion';
+import { err } from '../../core/errors.ts';
 import { BasefsCommand } from '../base.ts';
 
 export const NETWORK_RELEASE = 'the network release (issue 5)';
@@ -20,8 +21,7 @@ abstract class ComingCommand extends BasefsCommand {
       return 0;
     }
     const name = cls.paths[0]?.[0] ?? 'this command';
-    this.context.stderr.write(`basefs: '${name}' is not available yet; it arrives with ${cls.release}\n`);
-    return 1;
+    throw err('NOT_SUPPORTED', `'${name}' is not available yet; it arrives with ${cls.release}`);
   }
 }
 

@@ -124,7 +124,8 @@ export class RevokeCommand extends WriteCommand {
 
   /** KEY as a public key or key file, else as the label or fingerprint of a grant at or below `dir`. */
   findKey(replica: Replica, dir: string, text: string): { publicKey: Uint8Array; label: string } {
-    const grants = replica.view.keys().filter((k) => k.grant !== null && isWithin(k.dir, dir));
+    // The genesis key is included so that naming it gets "cannot be revoked" rather than "no such key".
+    const grants = replica.view.keys().filter((k) => k.grant === null || isWithin(k.dir, dir));
     if (looksLikeKey(text)) {
       const { publicKey } = parseKeyArgument(text);
       const g = grants.find((k) => bytesEqual(k.key, publicKey));
