@@ -6,6 +6,9 @@ import { formatPublicKey, generateKeyPair, parsePublicKey, readKeyFile } from '.
 import { Replica } from '../../src/core/replica.ts';
 import { describeError } from '../../src/cli/errors.ts';
 import { err } from '../../src/core/errors.ts';
+import { ACTION, createEntry } from '../../src/core/entry.ts';
+import { chunkFile } from '../../src/core/content.ts';
+import { fromHex, toHex } from '../../src/core/hash.ts';
 import { envFor, isOneLineError, run, type Env } from './harness.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -503,4 +506,45 @@ t.test('error mapping: codes to exit statuses, hints, no stack', async (t) => {
   const debugHome = t.testdir();
   const r = await run(['show', 'nope'], envFor(debugHome, { BASEFS_DEBUG: '1' }));
   t.match(r.stderr, /\n\s+at /, 'BASEFS_DEBUG=1 adds the stack');
+});
+
+t.test('show marks a losing branch (~) and an ignored tail (!)', async (t) => {
+  const { home, env } = await setup(t);
+  const root = readKeyFile(join(home, 'id_ed25519'));
+  const admin = generateKeyPair();
+  let base = '';
+  withWriter(home, join(home, 'id_ed25519'), (r) => {
+    r.writer?.mkdir('/etc');
+    r.writer?.grant('/etc', admin.publicKey, 'admin');
+    base = toHex(r.writer?.writeFile('/etc/a', text('base')).hash ?? new Uint8Array());
+  });
+  // Two concurrent writes after the same entry (as two nodes would make them): the root key's
+  // branch has more authority and wins. Then the admin is revoked and appends once more.
+  const fork = (key: typeof root, body: string, parent: string) =>
+    createEntry(
+      { parent: fromHex(parent), timestamp: 1, action: ACTION.WRITE, name: 'a', content: chunkFile(text(body)).manifest },
+      key.publicKey,
+      key.seed,
+    );
+  const theirs = fork(admin, 'admin', base);
+  const ours = fork(root, 'root', base);
+  withWriter(home, join(home, 'id_ed25519'), (r) => {
+    t.same(r.log.ingestMany([theirs.bytes, ours.bytes]).map((x) => x.status), ['accepted', 'accepted']);
+    r.writer?.revoke('/etc', admin.publicKey, 'admin');
+  });
+  const tail = fork(admin, 'late', toHex(ours.hash));
+  withWriter(home, join(home, 'id_ed25519'), (r) => t.equal(r.log.ingest(tail.bytes).status, 'accepted', 'stored, but it will not count'));
+  t.equal(readFs(home, '/etc/a'), 'root');
+
+  const js = JSON.parse((await run(['show', 'demo:/etc/a', '--json'], env)).stdout) as {
+    paths: Array<{ entries: Array<{ hash: string; selected: boolean; effective: boolean; current: boolean }> }>;
+  };
+  const byHash = new Map(js.paths[0]?.entries.map((e) => [e.hash, e]));
+  t.same(byHash.get(toHex(theirs.hash)), { ...byHash.get(toHex(theirs.hash)), selected: false, effective: false });
+  t.same(byHash.get(toHex(ours.hash)), { ...byHash.get(toHex(ours.hash)), selected: true, effective: true, current: true });
+  t.same(byHash.get(toHex(tail.hash)), { ...byHash.get(toHex(tail.hash)), selected: true, effective: false, current: false });
+  const out = (await run(['show', 'demo:/etc/a'], env)).stdout;
+  t.match(out, new RegExp(`~ ${toHex(theirs.hash).slice(0, 12)}`));
+  t.match(out, new RegExp(`\\* ${toHex(ours.hash).slice(0, 12)}`));
+  t.match(out, new RegExp(`! ${toHex(tail.hash).slice(0, 12)}`));
 });
