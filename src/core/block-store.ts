@@ -60,8 +60,10 @@ export class BlockStore {
    * Opens (creating if missing) the store in `dir` and removes temporary files left by crashed
    * writers. sync 'always' (default): put() returns only once the block is durable.
    */
-  static open(dir: string, opts: { sync?: SyncPolicy } = {}): BlockStore {
+  static open(dir: string, opts: { sync?: SyncPolicy; readOnly?: boolean } = {}): BlockStore {
     const store = new BlockStore(dir, opts.sync ?? 'always');
+    // A reader (e.g. `basefs show` beside a running node) must not touch a store a writer is using.
+    if (opts.readOnly) return store;
     try {
       mkdirSync(store.#tmpDir, { recursive: true });
       store.#removeDeadWritersTemps();

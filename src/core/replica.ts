@@ -54,7 +54,10 @@ export class Replica {
 
   static open(dir: string, opts: OpenOptions = {}): Replica {
     if (!Replica.exists(dir)) throw err('NOT_FOUND', `no filesystem at ${dir}`);
-    const blocks = BlockStore.open(join(dir, 'blocks'), opts.sync ? { sync: opts.sync } : {});
+    const blocks = BlockStore.open(join(dir, 'blocks'), {
+      ...(opts.sync ? { sync: opts.sync } : {}),
+      readOnly: opts.writable === false,
+    });
     if (opts.writable === false) {
       const snap = readLog(join(dir, 'log'));
       const log = new Log(null);
@@ -74,12 +77,19 @@ export class Replica {
   static create(dir: string, entries: readonly Uint8Array[], opts: OpenOptions & { force?: boolean } = {}): Replica {
     if (Replica.exists(dir) && !opts.force) throw err('EXISTS', `a filesystem already exists at ${dir}`);
     mkdirSync(dir, { recursive: true });
-    if (opts.force) rmSync(join(dir, 'log'), { force: true });
     const check = new Log(null);
     const results = check.ingestMany(entries);
     const bad = results.find((r) => r.status !== 'accepted');
     if (bad !== undefined) throw err(bad.code ?? 'MALFORMED', `initial entries rejected (${bad.status})`);
-    const opened = LogFile.open(join(dir, 'log'), opts.sync ? { sync: opts.sync } : {});
+    // Replace under the lock, so a log that a running node holds is refused (LOCKED), not deleted.
+    const path = join(dir, 'log');
+    let opened = LogFile.open(path, opts.sync ? { sync: opts.sync } : {});
+    if (opened.records.length > 0) {
+      rmSync(path);
+      const fresh = LogFile.open(path, { ...(opts.sync ? { sync: opts.sync } : {}), lock: false });
+      opened.log.close(); // releases the lock only once the new file is in place
+      opened = fresh;
+    }
     opened.log.append([...check.entriesInOrder()].map(encodeRecord));
     opened.log.close();
     return Replica.open(dir, opts);

@@ -39,8 +39,11 @@ export interface Revision {
   action: ActionName;
   author: string; // fingerprint
   timestamp: number;
-  /** On the winning branch and written by a key valid there. */
+  /** Written by a key that has authority at this path now. */
   valid: boolean;
+  /** Part of the current state: on the winning branch, up to the state's head (a valid entry
+   * acknowledges the ones before it, e.g. a revoked key's work followed by the revoker's ACK). */
+  effective: boolean;
   /** On the winning branch. */
   selected: boolean;
   /** The entry that gives the current state. */
@@ -177,7 +180,8 @@ export class View {
         action: actionName(n.entry.action),
         author: fingerprint(n.entry.author),
         timestamp: n.entry.timestamp,
-        valid: onBranch && state.branch.indexOf(n) <= headIndex && keys.has(n.author),
+        valid: keys.has(n.author),
+        effective: onBranch && state.branch.indexOf(n) <= headIndex,
         selected: onBranch,
         current: n === state.head,
       });

@@ -23,7 +23,7 @@ function snapshot(log: Log, blocks: MemoryBlocks): string {
     if (st.kind === 'file') extra = toHex(view.readFile(st.path));
     if (st.kind === 'symlink') extra = view.readlink(st.path);
     lines.push(`${st.path} ${st.kind} ${st.mode.toString(8)} ${toHex(st.head)} ${extra}`);
-    for (const r of view.revisions(st.path)) lines.push(`  ${toHex(r.hash)} ${r.selected} ${r.valid} ${r.current}`);
+    for (const r of view.revisions(st.path)) lines.push(`  ${toHex(r.hash)} ${r.selected} ${r.valid} ${r.effective} ${r.current}`);
   }
   for (const k of view.keys()) lines.push(`key ${toHex(k.key)} ${k.dir} ${k.depth}`);
   return lines.join('\n');
@@ -65,7 +65,7 @@ function randomOp(rng: Rng, w: Writer, view: View, authors: Uint8Array[]): void 
       case 9:
         if (files.length) {
           const f = rng.pick(files);
-          const revs = view.revisions(f).filter((r) => r.valid);
+          const revs = view.revisions(f).filter((r) => r.effective);
           if (revs.length) w.revert(f, toHex(rng.pick(revs).hash));
         }
         break;

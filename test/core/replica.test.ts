@@ -97,3 +97,20 @@ t.test('a missing block leaves a file incomplete, showing its previous version',
   t.equal(r.view.readFile('/cfg')[0], 1, 'readers see the last complete version');
   r.close();
 });
+
+t.test('bootstrap --force refuses a log that a running node holds; readers write nothing', async (t) => {
+  const dir = tmp(t);
+  const r = bootstrap(dir);
+  const entries = bootstrapEntries('other', [key(3)], ['127.0.0.1:7000'], 1);
+  t.throws(() => Replica.create(dir, entries.map((e) => e.bytes), { force: true }), { code: 'LOCKED' });
+  t.equal(r.name, 'demo');
+  r.close();
+  const { existsSync, rmSync: rm } = await import('node:fs');
+  rm(join(dir, 'blocks'), { recursive: true, force: true });
+  const ro = Replica.open(dir, { writable: false });
+  t.notOk(existsSync(join(dir, 'blocks')), 'a read-only open creates nothing');
+  ro.close();
+  const replaced = Replica.create(dir, entries.map((e) => e.bytes), { force: true });
+  t.equal(replaced.name, 'other');
+  replaced.close();
+});
