@@ -32,6 +32,7 @@ export const MAX_META_BYTES = 1024;
 export const MAX_USER_BYTES = 64 * 1024;
 export const MAX_APP_STATE_BYTES = 16 * 1024 * 1024;
 export const MAX_PUSH_PULL_NODES = 200_000;
+export const MAX_PUSH_PULL_USERS = 10_000;
 export const MAX_COMPOUND_PARTS = 255;
 /** Bytes a compound adds: type and count, then two per part. */
 export const COMPOUND_HEADER = 2;
@@ -55,7 +56,13 @@ export interface UserMsg {
   payload: Uint8Array;
 }
 export interface NodeRecord { name: string; address: string; status: MemberStatus; incarnation: number; meta: Uint8Array }
-export interface PushPullMsg { type: 'push-pull'; join: boolean; nodes: NodeRecord[]; app: Uint8Array }
+/**
+ * Full-state exchange. `users` holds the sender's most recent application broadcasts (the newest
+ * per origin and key, bounded in bytes), so a node that gossip missed still gets them: push-pull
+ * completes delivery of application news as it does of membership (Serf does the same with its
+ * recent events).
+ */
+export interface PushPullMsg { type: 'push-pull'; join: boolean; nodes: NodeRecord[]; app: Uint8Array; users: UserMsg[] }
 
 export type PacketMsg = PingMsg | IndirectPingMsg | AckMsg | NackMsg | SuspectMsg | AliveMsg | DeadMsg | UserMsg;
 export type StreamMsg = PingMsg | AckMsg | PushPullMsg;
@@ -81,7 +88,12 @@ export function encodeMessage(m: Message): Uint8Array {
     case 'user': type = MSG_USER; body = [m.origin, m.key, m.epoch, m.version, m.payload]; break;
     case 'push-pull':
       type = MSG_PUSH_PULL;
-      body = [m.join, m.nodes.map((n) => [n.name, n.address, STATUSES.indexOf(n.status), n.incarnation, n.meta]), m.app];
+      body = [
+        m.join,
+        m.nodes.map((n) => [n.name, n.address, STATUSES.indexOf(n.status), n.incarnation, n.meta]),
+        m.app,
+        m.users.map((u) => [u.origin, u.key, u.epoch, u.version, u.payload]),
+      ];
       break;
   }
   const packed = packr.pack(body);
@@ -192,13 +204,9 @@ export function decodeMessage(data: Uint8Array): Message {
       len(b, 3, type);
       return { type: 'dead', incarnation: u32(b[0]), node: str(b[1], MAX_NAME_LENGTH), from: str(b[2], MAX_NAME_LENGTH) };
     case MSG_USER:
-      len(b, 5, type);
-      return {
-        type: 'user', origin: str(b[0], MAX_NAME_LENGTH), key: str(b[1], MAX_KEY_LENGTH, true), epoch: u32(b[2]),
-        version: u32(b[3]), payload: bytes(b[4], MAX_USER_BYTES),
-      };
+      return userFields(b, type);
     case MSG_PUSH_PULL: {
-      len(b, 3, type);
+      len(b, 4, type);
       const list = b[1];
       if (!Array.isArray(list)) throw new SwimError('MALFORMED', 'push-pull node list is not an array');
       if (list.length > MAX_PUSH_PULL_NODES) throw new SwimError('TOO_LARGE', `push-pull with ${list.length} nodes`);
@@ -214,11 +222,23 @@ export function decodeMessage(data: Uint8Array): Message {
           incarnation: u32(f[3]), meta: bytes(f[4], MAX_META_BYTES),
         };
       });
-      return { type: 'push-pull', join: bool(b[0]), nodes, app: bytes(b[2], MAX_APP_STATE_BYTES) };
+      const ulist = b[3];
+      if (!Array.isArray(ulist)) throw new SwimError('MALFORMED', 'push-pull user list is not an array');
+      if (ulist.length > MAX_PUSH_PULL_USERS) throw new SwimError('TOO_LARGE', `push-pull with ${ulist.length} user messages`);
+      const users: UserMsg[] = ulist.map((r: unknown) => userFields(arrayOf(r, type), type));
+      return { type: 'push-pull', join: bool(b[0]), nodes, app: bytes(b[2], MAX_APP_STATE_BYTES), users };
     }
     default:
       throw new SwimError('MALFORMED', `unknown message type ${type}`);
   }
+}
+
+function userFields(b: unknown[], type: number): UserMsg {
+  len(b, 5, type);
+  return {
+    type: 'user', origin: str(b[0], MAX_NAME_LENGTH), key: str(b[1], MAX_KEY_LENGTH, true), epoch: u32(b[2]),
+    version: u32(b[3]), payload: bytes(b[4], MAX_USER_BYTES),
+  };
 }
 
 function arrayOf(v: unknown, type: number): unknown[] {

@@ -55,6 +55,8 @@ export interface SwimConfig {
   maxQueueDepth: number;
   /** How many (origin, key) user-broadcast versions to remember for de-duplication. */
   userSeenCapacity: number;
+  /** Bytes of recent user broadcasts (newest per origin and key) carried in every push-pull. */
+  pushPullUserBytes: number;
 }
 
 const SECOND = 1000;
@@ -85,6 +87,7 @@ export function lanConfig(): SwimConfig {
     maxStreamBytes: 20 * 1024 * 1024,
     maxQueueDepth: 4096,
     userSeenCapacity: 8192,
+    pushPullUserBytes: 64 * 1024,
   };
 }
 

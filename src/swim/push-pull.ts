@@ -12,7 +12,7 @@
  * each other with no manual join.
  */
 import { encodeMessage } from './codec.ts';
-import type { PushPullMsg } from './codec.ts';
+import type { PushPullMsg, UserMsg } from './codec.ts';
 import type { MembershipCore } from './state.ts';
 import type { Address } from './types.ts';
 
@@ -22,6 +22,12 @@ export interface SwimDelegate {
   localState?(join: boolean): Uint8Array;
   /** The peer's extra state from a push-pull. */
   mergeRemoteState?(state: Uint8Array, join: boolean, from: Address): void;
+}
+
+/** Where push-pull takes recent application broadcasts from and hands received ones to. */
+export interface UserSource {
+  recentMessages(): UserMsg[];
+  receive(m: UserMsg): void;
 }
 
 type StreamKind = 'push-pull' | 'join' | 'reconnect' | 'reconnect-again';
@@ -36,9 +42,12 @@ export class AntiEntropy {
   /** Join addresses, retried by the reconnect loop while we do not see them alive. */
   readonly seeds: Address[] = [];
 
-  constructor(core: MembershipCore, delegate: SwimDelegate, nextStreamId: () => number) {
+  private readonly users: UserSource;
+
+  constructor(core: MembershipCore, delegate: SwimDelegate, users: UserSource, nextStreamId: () => number) {
     this.core = core;
     this.delegate = delegate;
+    this.users = users;
     this.nextStreamId = nextStreamId;
   }
 
@@ -112,11 +121,12 @@ export class AntiEntropy {
 
   private encode(join: boolean): Uint8Array {
     const app = this.delegate.localState?.(join) ?? EMPTY;
-    return encodeMessage({ type: 'push-pull', join, nodes: this.core.localRecords(), app });
+    return encodeMessage({ type: 'push-pull', join, nodes: this.core.localRecords(), app, users: this.users.recentMessages() });
   }
 
   private merge(m: PushPullMsg, from: Address, now: number): void {
     this.core.mergeRemote(m.nodes, now);
+    for (const u of m.users) this.users.receive(u);
     this.delegate.mergeRemoteState?.(m.app, m.join, from);
   }
 }

@@ -15,6 +15,9 @@ export class UserBroadcasts {
   private version = 0;
   /** "origin\0key" → epoch × 2³² + version, least recently updated first (bounded). */
   private readonly seen = new Map<string, number>();
+  /** The newest message per "origin\0key", oldest first, for push-pull (bounded in bytes). */
+  private readonly recent = new Map<string, UserMsg>();
+  private recentBytes = 0;
 
   constructor(core: MembershipCore) {
     this.core = core;
@@ -37,6 +40,7 @@ export class UserBroadcasts {
     if (data.length + 4 > cfg.udpBufferSize) throw new SwimError('TOO_LARGE', 'broadcast does not fit a packet');
     this.version++;
     this.remember(msg);
+    this.keepRecent(msg);
     c.enqueue(queueKey(c.name, key), data);
     c.pushPending = true;
   }
@@ -45,9 +49,31 @@ export class UserBroadcasts {
   receive(m: UserMsg): void {
     const c = this.core;
     if (m.origin === c.name || !this.remember(m)) return;
+    this.keepRecent(m);
     c.stats.userDelivered++;
     c.enqueue(queueKey(m.origin, m.key), encodeMessage(m));
     c.emit({ type: 'user', payload: m.payload, from: m.origin, key: m.key });
+  }
+
+  /** Recent messages for a push-pull, newest last. */
+  recentMessages(): UserMsg[] {
+    return [...this.recent.values()];
+  }
+
+  private keepRecent(m: UserMsg): void {
+    const id = `${m.origin}\0${m.key}`;
+    const old = this.recent.get(id);
+    if (old) {
+      this.recent.delete(id);
+      this.recentBytes -= old.payload.length;
+    }
+    this.recent.set(id, m);
+    this.recentBytes += m.payload.length;
+    for (const [k, v] of this.recent) {
+      if (this.recentBytes <= this.core.config.pushPullUserBytes) break;
+      this.recent.delete(k);
+      this.recentBytes -= v.payload.length;
+    }
   }
 
   /** Record (origin, key) at (epoch, version); false if we already have that or newer. */

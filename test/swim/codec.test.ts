@@ -32,6 +32,7 @@ t.test('every message round-trips, alone and in a compound', async (t) => {
     type: 'push-pull', join: true,
     nodes: [{ name: 'a', address: '10.0.0.1:7946', status: 'suspect', incarnation: 2, meta }],
     app: new Uint8Array([9]),
+    users: [{ type: 'user', origin: 'b', key: 'head', epoch: 2, version: 3, payload: new Uint8Array([4]) }],
   };
   t.same(decodeStream(encodeMessage(pp), 1 << 20), pp);
   t.same(decodeStream(encodeMessage(samples[0] as Message), 1 << 20), samples[0]);
@@ -45,7 +46,7 @@ t.test('alive is compact: positional fields, not field names', async (t) => {
 t.test('limits: packet size, compound parts, push-pull only on streams', async (t) => {
   throwsCode(t, () => decodePacket(new Uint8Array(1401), 1400), 'TOO_LARGE');
   throwsCode(t, () => encodeCompound(Array.from({ length: MAX_COMPOUND_PARTS + 1 }, () => encodeMessage({ type: 'ack', seq: 1 }))), 'TOO_LARGE');
-  const pp = encodeMessage({ type: 'push-pull', join: false, nodes: [], app: new Uint8Array(0) });
+  const pp = encodeMessage({ type: 'push-pull', join: false, nodes: [], app: new Uint8Array(0), users: [] });
   throwsCode(t, () => decodePacket(pp, 1400), 'MALFORMED');
   throwsCode(t, () => decodeStream(encodeMessage({ type: 'suspect', incarnation: 1, node: 'x', from: 'y' }), 1 << 20), 'MALFORMED');
   throwsCode(t, () => decodeStream(pp, 3), 'TOO_LARGE');

@@ -98,7 +98,7 @@ t.test('alive replayed after dead is ignored; a refutation brings the node back'
 t.test('push-pull merge softens a remote dead to suspect', async (t) => {
   const n = mk();
   const pp = encodeMessage({
-    type: 'push-pull', join: false, app: empty,
+    type: 'push-pull', join: false, app: empty, users: [],
     nodes: [
       { name: 'b', address: B, status: 'dead', incarnation: 1, meta: empty },
       { name: 'c', address: C, status: 'left', incarnation: 1, meta: empty },

@@ -68,10 +68,11 @@ t.test('stall longer than the suspicion window: the stalled node is declared dea
   sim.stall('n2', 25_000);
   sim.runFor(24_000);
   const others = names.filter((n) => n !== 'n2');
-  t.ok(allSee(sim, others, ['n2'], 'dead'), 'declared dead while stalled');
+  t.ok(others.every((o) => log.some((e) => e.node === o && e.type === 'dead' && e.member === 'n2')), 'declared dead everywhere while stalled');
   const inc = sim.node('n2').incarnation();
-  const back = sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000, 100);
-  t.ok(back >= 0 && back - wake <= 5000, `alive everywhere again ${back - wake} ms after waking`);
+  // Others may have dropped n2 already (gossip-to-the-dead is 15 s): its push-pull brings it back.
+  const back = sim.waitFor(() => allSee(sim, names, names, 'alive'), 60_000, 100);
+  t.ok(back >= 0 && back - wake <= 20_000, `alive everywhere again ${back - wake} ms after waking`);
   t.ok(sim.node('n2').incarnation() > inc, 'it refuted its death with a higher incarnation');
   t.same(log.filter((e) => e.type === 'dead' && e.member !== 'n2'), [], 'the stalled node killed nobody on waking');
 });

@@ -10,6 +10,7 @@
  *   sim.runFor(5000);  sim.runUntil(t);  sim.waitFor(() => cond, maxMs)  // virtual time, milliseconds
  *   sim.broadcast('a', 'key', bytes);  sim.setMeta('a', bytes);  sim.leave('a');  sim.call('a', (n, now) => n.x(now))
  *   sim.onEvent = (node, event, now) => ...  // every SwimEvent any node emits
+ *   sim.onPacket = (from, toAddress, bytes, now) => ...  // every datagram sent (before loss)
  *   sim.node('a')                            // the SwimNode, for members(), member(name), stats(), healthScore()
  *   sim.counters('a')                        // packets/bytes sent and received, streams, malformed input
  *
@@ -132,6 +133,8 @@ export class Simulator {
   loss: number;
   /** Called for every event any node emits. */
   onEvent: ((node: string, event: SwimEvent, now: number) => void) | null = null;
+  /** Called for every datagram a node sends (before loss is applied), with the target's address. */
+  onPacket: ((from: string, to: Address, data: Uint8Array, now: number) => void) | null = null;
   /** Events processed so far (simulator cost). */
   eventsProcessed = 0;
   private readonly rng: SeededRandom;
@@ -444,8 +447,10 @@ export class Simulator {
   /** Send a node's output into the network, report its events, and schedule its next tick. */
   private deliver(st: SimNode, out: Outbox): void {
     const c = st.counters;
+    const tap = this.onPacket;
     for (let i = 0; i < out.packets.length; i++) {
       const p = out.packets[i] as { to: Address; data: Uint8Array };
+      if (tap) tap(st.name, p.to, p.data, this.now);
       c.packetsSent++;
       c.bytesSent += p.data.length;
       if (p.data.length > c.maxPacketBytes) c.maxPacketBytes = p.data.length;
