@@ -59,6 +59,11 @@ export interface TransportHandlers {
 export interface UdpTransportOptions {
   /** IP address to bind both sockets to, e.g. "127.0.0.11" or "0.0.0.0". */
   host: string;
+  /**
+   * The IP peers should send to (memberlist's AdvertiseAddr); default `host`. Required when
+   * `host` is unspecified (0.0.0.0 or ::), which no peer can reach.
+   */
+  advertiseHost?: string;
   /** Port for both UDP and TCP; 0 picks a free one (read it back from `port`). */
   port: number;
   maxStreamBytes?: number;
@@ -130,7 +135,7 @@ export class UdpTransport implements SwimTransport {
   private constructor(opts: UdpTransportOptions, udp: dgram.Socket, tcp: net.Server, port: number) {
     this.host = opts.host;
     this.port = port;
-    this.address = formatAddress(opts.host, port);
+    this.address = formatAddress(opts.advertiseHost ?? opts.host, port);
     this.#udp = udp;
     this.#tcp = tcp;
     this.#maxStreamBytes = opts.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES;
@@ -151,6 +156,12 @@ export class UdpTransport implements SwimTransport {
   static async bind(opts: UdpTransportOptions): Promise<UdpTransport> {
     const family = net.isIP(opts.host);
     if (family === 0) throw new SwimError('BAD_ARGUMENT', `bind host must be an IP address, got ${JSON.stringify(opts.host)}`);
+    if (opts.advertiseHost !== undefined && net.isIP(opts.advertiseHost) === 0) {
+      throw new SwimError('BAD_ARGUMENT', `advertise host must be an IP address, got ${JSON.stringify(opts.advertiseHost)}`);
+    }
+    if (opts.advertiseHost === undefined && (opts.host === '0.0.0.0' || opts.host === '::')) {
+      throw new SwimError('BAD_ARGUMENT', `bound to ${opts.host}: give an advertise address peers can reach`);
+    }
     if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
       throw new SwimError('BAD_ARGUMENT', `bind port must be 0..65535, got ${opts.port}`);
     }

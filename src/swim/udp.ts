@@ -51,6 +51,8 @@ export interface SwimNodeOptions {
   name: string;
   /** IP address to bind UDP and TCP to. */
   host: string;
+  /** IP address peers reach us at; default `host`, required when `host` is 0.0.0.0 or ::. */
+  advertiseHost?: string;
   /** Port for UDP and TCP; 0 = pick a free one. Default 7946. */
   port?: number;
   /** Addresses to join through; empty or absent for the first node. */
@@ -101,6 +103,7 @@ export async function startSwimNode(opts: SwimNodeOptions): Promise<SwimRuntime>
   const saved = store ? store.load() : null;
   const transport = await UdpTransport.bind({
     host: opts.host,
+    ...(opts.advertiseHost !== undefined ? { advertiseHost: opts.advertiseHost } : {}),
     port: opts.port ?? DEFAULT_PORT,
     maxStreamBytes: opts.maxStreamBytes ?? config.maxStreamBytes,
     inboundStreamTimeoutMs: opts.inboundStreamTimeoutMs ?? config.tcpTimeoutMs,

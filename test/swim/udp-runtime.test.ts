@@ -66,6 +66,11 @@ t.test('bind: port 0 gives one port for UDP and TCP; conflicts and bad hosts are
   await t.rejects(UdpTransport.bind({ host: '127.0.0.11', port: tr.port }), { code: 'EADDRINUSE' });
   await t.rejects(UdpTransport.bind({ host: 'localhost', port: 0 }), { code: 'BAD_ARGUMENT' });
   await t.rejects(UdpTransport.bind({ host: '127.0.0.11', port: 70000 }), { code: 'BAD_ARGUMENT' });
+  await t.rejects(UdpTransport.bind({ host: '0.0.0.0', port: 0 }), { code: 'BAD_ARGUMENT' }, 'unspecified needs an advertise address (refused before binding)');
+  await t.rejects(UdpTransport.bind({ host: '127.0.0.11', advertiseHost: 'x', port: 0 }), { code: 'BAD_ARGUMENT' });
+  const adv = await UdpTransport.bind({ host: '127.0.0.11', advertiseHost: '127.0.0.19', port: 0 });
+  t.equal(adv.address, `127.0.0.19:${adv.port}`, 'advertises the given address');
+  await adv.close();
   // The UDP side really is on the same port: a datagram reaches the handler.
   const got: string[] = [];
   tr.attach({ packet: (from, d) => got.push(`${from} ${dec.decode(d)}`), stream: (_f, _d, r) => r(null), warning: () => {} });
