@@ -89,6 +89,19 @@ export class Log {
     return this.tree.nodes.get(toHex(hash))?.entry;
   }
 
+  /**
+   * Stored entries among `hashes`, in an order a receiver can verify: each after its parent and
+   * after the grants that admitted it (this log's insertion order guarantees both).
+   */
+  inVerifiableOrder(hashes: Iterable<Hash>): Entry[] {
+    const nodes: Node[] = [];
+    for (const h of hashes) {
+      const n = this.tree.nodes.get(toHex(h));
+      if (n !== undefined) nodes.push(n);
+    }
+    return nodes.sort((a, b) => a.seq - b.seq).map((n) => n.entry);
+  }
+
   rootHash(): Hash {
     return this.merkle.rootHash();
   }

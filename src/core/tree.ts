@@ -26,6 +26,8 @@ export interface Node {
   readonly entry: Entry;
   readonly key: string; // hex hash
   readonly author: string; // hex public key
+  /** Position in this node's log (insertion order): parents and grants always come earlier. */
+  readonly seq: number;
   readonly path: string;
   readonly kind: NodeKind;
   readonly chain: Chain;
@@ -79,7 +81,7 @@ export class Tree {
     const hex = toHex(entry.author);
     let author = this.authors.get(hex);
     if (author === undefined) this.authors.set(hex, (author = hex));
-    const node: Node = { entry, key: toHex(entry.hash), author, ...placed, children: [] };
+    const node: Node = { entry, key: toHex(entry.hash), author, seq: this.nodes.size, ...placed, children: [] };
     if (entry.action === ACTION.MKDIR) node.dirChildren = new Map();
     const chain = placed.chain;
     if (placed.parent) placed.parent.children.push(node);
