@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { SwimError } from './errors.ts';
 import type { IncarnationStore } from './incarnation-store.ts';
 import type { Address, MemberInfo, Outbox, SwimEvent, SwimStateMachine } from './types.ts';
-import type { SwimTransport, TransportWarning } from './udp-transport.ts';
+import type { SwimTransport, TransportWarning } from './transport.ts';
 
 /** Events of a running node. Listeners must not throw. */
 export interface SwimRuntimeEvents {
@@ -140,11 +140,11 @@ export class SwimRuntime extends EventEmitter<SwimRuntimeEvents> {
    */
   close(opts: { leave?: boolean } = {}): Promise<void> {
     if (this.#closing) return this.#closing;
+    // Leave before marking ourselves closing: leave() goes through #api, which refuses once closing.
+    const linger = opts.leave === true && !this.#left && !this.#closed;
+    if (linger) this.leave();
     this.#closing = (async () => {
-      if (opts.leave && !this.#left && !this.#closed) {
-        this.leave();
-        await new Promise((resolve) => setTimeout(resolve, this.#leaveLingerMs));
-      }
+      if (linger) await new Promise((resolve) => setTimeout(resolve, this.#leaveLingerMs));
       this.#closed = true;
       this.#clearTimer();
       await this.transport.close();
