@@ -1,0 +1,393 @@
+/**
+ * Push-pull anti-entropy between two replicas of one filesystem, as a deterministic state machine:
+ * frames in, frames out, `now` passed in. No sockets, no timers (stream.ts drives it over a stream).
+ *
+ * The two sides take turns; a turn is any number of frames closed by END_TURN (or DONE).
+ *   1. The initiator sends HELLO (version, filesystem id, root hash).
+ *   2. The responder answers HELLO, then DONE if the roots are equal (one round trip), else its
+ *      summary of "/".
+ *   3. Whoever receives a summary of path P compares it with its own (summary.ts) and, in its next
+ *      turn, pushes the entries the peer lacks at P, asks for the ones it lacks, asks for children
+ *      it lacks whole, pushes children the peer lacks whole, and sends its own summaries of the
+ *      children whose hashes differ, all of one level batched in the one turn. The peer does the
+ *      same one level down, so both directions move in every exchange and a walk costs about one
+ *      turn per level of the differing paths.
+ *   4. Entries asked for are answered in the next turn. Everything one turn sends is in verifiable
+ *      order (log.inVerifiableOrder), so the receiver's log.ingestMany finds parents and grants
+ *      first. Entries go before blocks, and blocks are only asked once a side has nothing left to
+ *      ask about entries; at most `maxBlocksInFlight` per turn, each verified by putExpected.
+ *   5. A side whose reply would be empty sends DONE instead, and the session ends on both sides.
+ *
+ * A peer that sends something invalid (garbage frames, forged entries, wrong blocks, summaries that
+ * do not hash to what they claim, entries it advertised but does not send, a summary nobody asked
+ * for) ends the session with a typed error; whatever valid entries came before stay, nothing else.
+ */
+import { err, isBasefsError, type BasefsError, type ErrorCode } from '../core/errors.ts';
+import { bytesEqual, toHex, type Hash } from '../core/hash.ts';
+import type { Log } from '../core/log.ts';
+import type { MerkleSummary } from '../core/merkle.ts';
+import { parentPath } from '../core/paths.ts';
+import type { Node } from '../core/tree.ts';
+import { View } from '../core/view.ts';
+import { BlockWants, type SyncBlocks } from './block-wants.ts';
+import { blockMessages, entryMessages, subtreeMessages, summaryMessages, wantMessages } from './split.ts';
+import { checkSummary, compareLevel, subtreeEntries } from './summary.ts';
+import { SyncStats } from './stats.ts';
+import { invalidateStaleAncestors } from './merkle-repair.ts';
+import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type Message } from './wire.ts';
+
+export type Role = 'initiator' | 'responder';
+
+export interface SyncLimits {
+  /** A peer silent for this long mid-session is dropped (TIMEOUT). */
+  idleTimeoutMs: number;
+  /** No session lasts longer than this, however chatty the peer. */
+  sessionTimeoutMs: number;
+  /** Blocks asked per turn. */
+  maxBlocksInFlight: number;
+  /** Turns per session; the walk needs about one per path level, blocks a few more. */
+  maxTurns: number;
+  /** Summary entries plus children one path may have (a guard on reassembling split summaries). */
+  maxSummaryItems: number;
+}
+
+export const DEFAULT_LIMITS: SyncLimits = {
+  idleTimeoutMs: 30_000,
+  sessionTimeoutMs: 10 * 60_000,
+  maxBlocksInFlight: 16,
+  maxTurns: 4096,
+  maxSummaryItems: 1 << 20,
+};
+
+export interface SyncOptions {
+  log: Log;
+  /** null: entries only (blocks are neither asked nor served). */
+  blocks: SyncBlocks | null;
+  role: Role;
+  now: number;
+  limits?: Partial<SyncLimits>;
+  /** Blocks the caller already knows it lacks (files that were incomplete before this session). */
+  missingBlocks?: Iterable<Hash>;
+}
+
+export interface SessionError {
+  code: ErrorCode;
+  message: string;
+  /** The peer reported it (its ERROR frame); otherwise we detected it. */
+  remote: boolean;
+}
+
+export interface Step {
+  send: Uint8Array[];
+  done: boolean;
+  error?: SessionError;
+}
+
+type Phase = 'new' | 'running' | 'finished' | 'failed';
+
+/** What the peer asked for or what our comparisons decided, gathered over one incoming turn. */
+class TurnPlan {
+  readonly entries = new Map<string, Hash>();
+  readonly subtrees: string[] = [];
+  readonly blocks: Hash[] = [];
+  readonly descend: string[] = [];
+  readonly wantEntries = new Map<string, Hash>();
+  readonly wantSubtrees: string[] = [];
+  /** Responder: the initiator's root, to answer its HELLO with ours (and "/" if they differ). */
+  helloReply: Hash | null = null;
+}
+
+export class SyncSession {
+  readonly role: Role;
+  readonly stats = new SyncStats();
+  private readonly log: Log;
+  private readonly blocks: SyncBlocks | null;
+  private readonly limits: SyncLimits;
+  private readonly blockWants: BlockWants | null;
+  private phase: Phase = 'new';
+  private error: SessionError | undefined;
+  private startedAt: number;
+  private lastHeardAt: number;
+  private peerHello = false;
+  private plan = new TurnPlan();
+  /** Paths we sent summaries of in our last turn: the peer may summarize only their children. */
+  private summarized = new Set<string>();
+  /** Paths the peer has summarized this session (each at most once). */
+  private readonly peerSummarized = new Set<string>();
+  private readonly assembling = new Map<string, MerkleSummary>();
+  /** Entries we asked for in our last turn and must receive in the peer's next one. */
+  private wanted = new Map<string, Hash>();
+  private blocksInFlight = new Map<string, Hash>();
+  /** Sent at most once per session: bounds what a peer that keeps asking can make us send. */
+  private readonly sentEntries = new Set<string>();
+  private readonly sentBlocks = new Set<string>();
+
+  constructor(opts: SyncOptions) {
+    this.log = opts.log;
+    this.blocks = opts.blocks;
+    this.role = opts.role;
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.startedAt = this.lastHeardAt = opts.now;
+    this.blockWants = opts.blocks === null ? null : new BlockWants(new View(opts.log, opts.blocks), opts.blocks, opts.missingBlocks ?? []);
+  }
+
+  get done(): boolean {
+    return this.phase === 'finished' || this.phase === 'failed';
+  }
+
+  get failure(): SessionError | undefined {
+    return this.error;
+  }
+
+  /** The initiator's opening turn; the responder sends nothing until HELLO arrives. */
+  start(now: number): Step {
+    if (this.phase !== 'new') throw err('USAGE', 'session already started');
+    this.phase = 'running';
+    this.startedAt = this.lastHeardAt = now;
+    invalidateStaleAncestors(this.log.merkle);
+    if (this.role === 'responder') return this.step([]);
+    const out: Message[] = [this.hello()];
+    // Blocks we already know we lack can be asked at once: they do not depend on the walk.
+    const blocks = this.blockWants?.next(this.limits.maxBlocksInFlight) ?? [];
+    for (const h of blocks) this.blocksInFlight.set(toHex(h), h);
+    out.push(...wantMessages('want-blocks', blocks), { type: 'end-turn' });
+    return this.send(out);
+  }
+
+  receive(frame: Uint8Array, now: number): Step {
+    if (this.done) return this.step([]);
+    if (this.phase === 'new') return this.fail(err('USAGE', 'receive before start'));
+    this.lastHeardAt = now;
+    this.stats.framesReceived++;
+    this.stats.bytesReceived += frame.length;
+    try {
+      const m = decodeMessage(frame);
+      if (!this.peerHello && m.type !== 'hello' && m.type !== 'error') throw err('MALFORMED', `${m.type} before hello`);
+      return this.handle(m);
+    } catch (e) {
+      if (isBasefsError(e)) return this.fail(e);
+      throw e;
+    }
+  }
+
+  /** Time passes: a peer that went silent, or a session that runs too long, is dropped. */
+  tick(now: number): Step {
+    if (this.phase !== 'running') return this.step([]);
+    if (now - this.lastHeardAt >= this.limits.idleTimeoutMs)
+      return this.fail(err('TIMEOUT', `peer silent for ${now - this.lastHeardAt} ms`));
+    if (now - this.startedAt >= this.limits.sessionTimeoutMs) return this.fail(err('TIMEOUT', 'session too long'));
+    return this.step([]);
+  }
+
+  private handle(m: Message): Step {
+    switch (m.type) {
+      case 'hello':
+        this.onHello(m);
+        return this.step([]);
+      case 'summary':
+        this.onSummaryPart(m);
+        return this.step([]);
+      case 'entries':
+        this.onEntries(m.entries);
+        return this.step([]);
+      case 'want-entries':
+        for (const h of m.hashes) if (this.log.has(h)) this.plan.entries.set(toHex(h), h);
+        return this.step([]);
+      case 'want-subtrees':
+        this.plan.subtrees.push(...m.paths);
+        return this.step([]);
+      case 'want-blocks':
+        this.plan.blocks.push(...m.hashes);
+        return this.step([]);
+      case 'blocks':
+        this.onBlocks(m.blocks);
+        return this.step([]);
+      case 'end-turn':
+        return this.endOfPeerTurn();
+      case 'done':
+        this.endOfPeerTurnChecks();
+        this.phase = 'finished';
+        return this.step([]);
+      case 'error':
+        this.phase = 'failed';
+        this.error = { code: 'CLOSED', message: `peer: ${m.code} ${m.message}`, remote: true };
+        return this.step([]);
+    }
+  }
+
+  private onHello(m: Extract<Message, { type: 'hello' }>): void {
+    if (this.peerHello) throw err('MALFORMED', 'second hello');
+    if (m.version !== PROTOCOL_VERSION) throw err('NOT_SUPPORTED', `protocol version ${m.version}`);
+    if (!bytesEqual(m.fsId, this.log.id)) throw err('NOT_FOUND', 'the peer holds another filesystem');
+    this.peerHello = true;
+    if (this.role === 'responder') this.plan.helloReply = m.root;
+  }
+
+  /** Reassemble a summary sent in parts, then compare it once whole. */
+  private onSummaryPart(m: Extract<Message, { type: 'summary' }>): void {
+    const path = m.path;
+    const allowed =
+      this.assembling.has(path) ||
+      (path === '/' ? this.role === 'initiator' : this.summarized.has(parentPath(path)));
+    if (!allowed || this.peerSummarized.has(path)) throw err('MALFORMED', `unasked summary of ${path}`);
+    let s = this.assembling.get(path);
+    if (s === undefined) this.assembling.set(path, (s = { path, hash: m.hash, entries: [], children: [] }));
+    if (!bytesEqual(s.hash, m.hash)) throw err('MALFORMED', `${path}: summary parts disagree`);
+    s.entries.push(...m.entries);
+    s.children.push(...m.children);
+    if (s.entries.length + s.children.length > this.limits.maxSummaryItems) throw err('TOO_LARGE', `${path}: summary too large`);
+    if (!m.last) return;
+    this.assembling.delete(path);
+    this.peerSummarized.add(path);
+    this.stats.summariesReceived++;
+    checkSummary(s);
+    const level = compareLevel(this.log, this.log.merkle.summary(path), s);
+    for (const h of level.wantEntries) this.plan.wantEntries.set(toHex(h), h);
+    for (const h of level.pushEntries) this.plan.entries.set(toHex(h), h);
+    this.plan.wantSubtrees.push(...level.wantSubtrees);
+    for (const p of level.pushSubtrees) this.plan.subtrees.push(p);
+    this.plan.descend.push(...level.descend);
+  }
+
+  private onEntries(batch: Uint8Array[]): void {
+    const accepted: Node[] = [];
+    const stop = this.log.onAccept((nodes) => accepted.push(...nodes));
+    let results;
+    try {
+      results = this.log.ingestMany(batch);
+    } finally {
+      stop();
+    }
+    this.blockWants?.noteAccepted(accepted);
+    this.stats.entriesReceived += batch.length;
+    this.stats.entriesAccepted += accepted.length;
+    let rejected: { code?: ErrorCode } | undefined;
+    for (const r of results) {
+      if (r.hash !== undefined) this.wanted.delete(toHex(r.hash));
+      if (r.status === 'duplicate') this.stats.entriesDuplicate++;
+      else if (r.status === 'pending') this.stats.entriesPending++;
+      else if (r.status === 'rejected') {
+        this.stats.entriesRejected++;
+        rejected ??= r;
+      }
+    }
+    // The valid ones are in (they verified on their own); an honest peer never sends an invalid one.
+    if (rejected !== undefined) throw err(rejected.code ?? 'MALFORMED', 'peer sent an invalid entry');
+  }
+
+  private onBlocks(blocks: Array<{ hash: Hash; bytes: Uint8Array }>): void {
+    for (const b of blocks) {
+      const k = toHex(b.hash);
+      // Unasked or repeated blocks are dropped unstored: harmless, and never trusted.
+      if (this.blocks === null || !this.blocksInFlight.delete(k)) {
+        this.stats.blocksIgnored++;
+        continue;
+      }
+      this.blocks.putExpected(b.hash, b.bytes); // BAD_HASH: the peer sent the wrong bytes
+      this.stats.blocksReceived++;
+      this.stats.blockBytesReceived += b.bytes.length;
+    }
+  }
+
+  /** What the peer owed us in this turn: the entries it advertised and we asked for. */
+  private endOfPeerTurnChecks(): void {
+    this.stats.turnsReceived++;
+    if (this.assembling.size > 0) throw err('MALFORMED', 'turn ended inside a split summary');
+    for (const [k, h] of this.wanted) if (this.log.has(h)) this.wanted.delete(k);
+    if (this.wanted.size > 0) throw err('NOT_FOUND', `peer did not send ${this.wanted.size} entries it advertised`);
+    this.stats.blocksUnavailable += this.blocksInFlight.size;
+    this.blocksInFlight.clear();
+  }
+
+  private endOfPeerTurn(): Step {
+    this.endOfPeerTurnChecks();
+    if (this.stats.turnsReceived + this.stats.turnsSent >= this.limits.maxTurns) throw err('TOO_LARGE', 'too many turns');
+    // Entries stored since (ours or the peer's) may have left stale hashes: see merkle-repair.ts.
+    invalidateStaleAncestors(this.log.merkle);
+    const plan = this.plan;
+    this.plan = new TurnPlan();
+    const out: Message[] = [];
+    if (plan.helloReply !== null) {
+      out.push(this.hello());
+      if (!bytesEqual(plan.helloReply, this.log.rootHash())) plan.descend.push('/');
+    }
+    // 1. Entries: answers, pushes and whole subtrees, one verifiable order over all of them.
+    const send = plan.entries;
+    for (const p of plan.subtrees) for (const h of subtreeEntries(this.log.merkle.find(p))) send.set(toHex(h), h);
+    for (const k of send.keys()) if (this.sentEntries.has(k)) send.delete(k);
+    const ordered = this.log.inVerifiableOrder(send.values());
+    for (const e of ordered) this.sentEntries.add(toHex(e.hash));
+    this.stats.entriesSent += ordered.length;
+    out.push(...entryMessages(ordered.map((e) => e.bytes)));
+    // 2. Blocks asked of us, after the entries.
+    out.push(...blockMessages(this.blocksToServe(plan.blocks)));
+    // 3. Our asks: the next level of the walk, missing entries and subtrees, then blocks.
+    this.summarized = new Set();
+    for (const p of plan.descend) {
+      const s = this.log.merkle.summary(p);
+      if (s === undefined) continue;
+      this.summarized.add(p);
+      this.stats.summariesSent++;
+      out.push(...summaryMessages(s));
+    }
+    this.wanted = plan.wantEntries;
+    out.push(...wantMessages('want-entries', [...plan.wantEntries.values()]), ...subtreeMessages(plan.wantSubtrees));
+    const askingEntries = this.summarized.size + plan.wantEntries.size + plan.wantSubtrees.length > 0;
+    if (!askingEntries && this.blockWants !== null) {
+      const blocks = this.blockWants.next(this.limits.maxBlocksInFlight);
+      for (const h of blocks) this.blocksInFlight.set(toHex(h), h);
+      out.push(...wantMessages('want-blocks', blocks));
+    }
+    if (out.length === (plan.helloReply !== null ? 1 : 0)) {
+      this.phase = 'finished';
+      return this.send([...out, { type: 'done' }]);
+    }
+    out.push({ type: 'end-turn' });
+    return this.send(out);
+  }
+
+  private blocksToServe(hashes: Hash[]): Array<{ hash: Hash; bytes: Uint8Array }> {
+    const out: Array<{ hash: Hash; bytes: Uint8Array }> = [];
+    if (this.blocks === null) return out;
+    for (const h of hashes.slice(0, this.limits.maxBlocksInFlight)) {
+      const k = toHex(h);
+      if (this.sentBlocks.has(k)) continue;
+      const bytes = this.blocks.get(h);
+      if (bytes === null) continue; // we lack it too: the peer will ask someone else
+      this.sentBlocks.add(k);
+      out.push({ hash: h, bytes });
+      this.stats.blocksSent++;
+      this.stats.blockBytesSent += bytes.length;
+    }
+    return out;
+  }
+
+  private hello(): Message {
+    return { type: 'hello', version: PROTOCOL_VERSION, fsId: this.log.id, root: this.log.rootHash() };
+  }
+
+  private send(messages: Message[]): Step {
+    const frames = messages.map(encodeMessage);
+    this.stats.turnsSent++;
+    for (const f of frames) {
+      this.stats.framesSent++;
+      this.stats.bytesSent += f.length;
+    }
+    return this.step(frames);
+  }
+
+  private fail(e: BasefsError): Step {
+    this.phase = 'failed';
+    this.error = { code: e.code, message: e.message, remote: false };
+    const frame = encodeMessage({ type: 'error', code: e.code, message: e.message.slice(0, 200) });
+    this.stats.framesSent++;
+    this.stats.bytesSent += frame.length;
+    return this.step([frame]);
+  }
+
+  private step(send: Uint8Array[]): Step {
+    const step: Step = { send, done: this.done };
+    if (this.error !== undefined) step.error = this.error;
+    return step;
+  }
+}
