@@ -179,6 +179,15 @@ export class SyncSession {
     return this.step([]);
   }
 
+  /**
+   * End the session from outside (the transport closed, a frame was too large to read): returns the
+   * ERROR frame to send if the stream can still carry it.
+   */
+  abort(e: BasefsError): Step {
+    if (this.done) return this.step([]);
+    return this.fail(e);
+  }
+
   private handle(m: Message): Step {
     switch (m.type) {
       case 'hello':
