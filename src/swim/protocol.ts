@@ -98,6 +98,12 @@ export class SwimNode implements SwimStateMachine {
     c.begin(now);
     this.ensureLive();
     this.start(now);
+    if (seeds.some((s) => s !== this.address)) {
+      // Announce ourselves by gossip too (memberlist's setAlive), not only through the seed's
+      // push-pull: a restarted node's new incarnation then reaches everyone in a few rounds.
+      c.enqueue(this.name, encodeMessage(c.aliveOf(c.self)));
+      c.pushPending = true;
+    }
     this.antiEntropy.join(seeds);
     return this.end();
   }
@@ -289,11 +295,10 @@ export class SwimNode implements SwimStateMachine {
       case 'ack': this.prober.handleAck(m); break;
       case 'nack': this.prober.handleNack(m); break;
       case 'alive': c.handleAlive(m, now); break;
-      case 'suspect': c.handleSuspect(m, now); break;
-      case 'dead': c.handleDead(m, now); break;
+      case 'suspect': c.handleSuspect(m, now, from); break;
+      case 'dead': c.handleDead(m, now, from); break;
       case 'user': this.users.receive(m); break;
     }
-    void from;
   }
 }
 

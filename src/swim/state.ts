@@ -31,6 +31,8 @@ export interface SwimStats {
   confirmations: number;
   deathsDeclared: number;
   refutes: number;
+  /** Accusations about us older than our incarnation, answered with our current alive. */
+  staleAccusationsAnswered: number;
   /** Alive messages for a known name from another address, rejected (memberlist's conflict). */
   conflicts: number;
   pushPulls: number;
@@ -44,7 +46,7 @@ export interface SwimStats {
 export function emptyStats(): SwimStats {
   return {
     probes: 0, probeSuccesses: 0, tcpFallbackSuccesses: 0, probeFailures: 0, indirectPingsSent: 0, nacksSent: 0,
-    nacksReceived: 0, suspicionsRaised: 0, confirmations: 0, deathsDeclared: 0, refutes: 0, conflicts: 0,
+    nacksReceived: 0, suspicionsRaised: 0, confirmations: 0, deathsDeclared: 0, refutes: 0, staleAccusationsAnswered: 0, conflicts: 0,
     pushPulls: 0, pushPullsServed: 0, reconnects: 0, userDelivered: 0, packetsSent: 0, bytesSent: 0,
   };
 }
@@ -264,10 +266,17 @@ export class MembershipCore {
     this.refute(a.incarnation, now);
   }
 
-  handleSuspect(msg: SuspectMsg, now: number): void {
+  /**
+   * `source` is the address the message came from, when it came in a datagram: a stale accusation
+   * about ourselves is answered there (see staleAccusation).
+   */
+  handleSuspect(msg: SuspectMsg, now: number, source?: Address): void {
     const m = this.table.get(msg.node);
     if (!m) return;
-    if (!accusationApplies(m.incarnation, msg.incarnation)) return;
+    if (!accusationApplies(m.incarnation, msg.incarnation)) {
+      if (m === this.self && source !== undefined) this.staleAccusation(source);
+      return;
+    }
     if (m.status === 'suspect') {
       const s = this.suspicions.get(m.name);
       if (s && s.confirm(msg.from, now)) {
@@ -315,10 +324,13 @@ export class MembershipCore {
     });
   }
 
-  handleDead(d: DeadMsg, now: number): void {
+  handleDead(d: DeadMsg, now: number, source?: Address): void {
     const m = this.table.get(d.node);
     if (!m) return;
-    if (!accusationApplies(m.incarnation, d.incarnation)) return;
+    if (!accusationApplies(m.incarnation, d.incarnation)) {
+      if (m === this.self && source !== undefined) this.staleAccusation(source);
+      return;
+    }
     this.suspicions.delete(m.name);
     if (isDeadOrLeft(m.status)) return;
     if (m === this.self && !this.leaving) {
@@ -331,6 +343,18 @@ export class MembershipCore {
     const left = d.node === d.from;
     this.table.setStatus(m, left ? 'left' : 'dead', now);
     if (m !== this.self) this.emit({ type: left ? 'leave' : 'dead', member: m.info() });
+  }
+
+  /**
+   * Someone sent us an accusation older than our incarnation: it missed our refutation (gossip is
+   * retransmit-limited) and would otherwise keep its suspicion until the timer kills us in its
+   * view, or until a push-pull. memberlist ignores it; we answer the sender directly with our
+   * current alive. One small datagram, and only to a node that holds stale news about us.
+   */
+  private staleAccusation(source: Address): void {
+    if (this.leaving || source === this.address) return;
+    this.stats.staleAccusationsAnswered++;
+    this.send(source, [encodeMessage(this.aliveOf(this.self))]);
   }
 
   /** Someone thinks we are not alive: outbid their incarnation and say so at once. */

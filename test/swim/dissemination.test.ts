@@ -83,9 +83,9 @@ t.test('a newer broadcast under the same key supersedes; versions are delivered 
   sim.broadcast('n0', 'head', new Uint8Array([1]));
   // The newer version replaces the queued older one at the origin before it went anywhere else.
   sim.broadcast('n0', 'head', new Uint8Array([2]));
-  sim.runFor(5000);
+  sim.runFor(20_000);
   sim.broadcast('n1', 'head', new Uint8Array([3])); // another origin, same key: independent
-  sim.runFor(5000);
+  sim.runFor(20_000); // gossip reaches most; push-pull (15 s) completes it
   for (const n of names) {
     const l = got.get(n) ?? [];
     t.ok(l.filter((x) => x === 2).length <= 1 && l.filter((x) => x === 1).length <= 1, `${n}: each version at most once (${l.join(',')})`);

@@ -200,3 +200,14 @@ t.test('news created here is pushed at once, not at the next gossip tick', async
   const meta = n.setMeta(new Uint8Array([7]), 6);
   t.ok(sentMessages(meta).some((m) => m.type === 'alive' && m.node === 'a' && m.incarnation === 2), 'new metadata goes out at once');
 });
+
+t.test('a stale accusation about us is answered to its sender with our current alive', async (t) => {
+  const n = mk();
+  feed(n, { type: 'suspect', incarnation: 1, node: 'a', from: 'c' }); // refuted: now at 2
+  t.equal(n.incarnation(), 2);
+  const out = n.receivePacket(B, encodeMessage({ type: 'suspect', incarnation: 1, node: 'a', from: 'c' }), 2000);
+  const toB = out.packets.filter((p) => p.to === B).flatMap((p) => decodePacket(p.data, 1400));
+  t.ok(toB.some((m) => m.type === 'alive' && m.node === 'a' && m.incarnation === 2), 'b is told our incarnation');
+  t.equal(n.incarnation(), 2, 'no new refutation needed');
+  t.equal(n.stats().staleAccusationsAnswered, 1);
+});
