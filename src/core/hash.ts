@@ -43,9 +43,20 @@ export function blockHash(bytes: Uint8Array): Hash {
   return taggedHash('basefs/block/v1', bytes);
 }
 
+/**
+ * Hex of a byte view. Hashes and keys are usually views into one large buffer (a log file read in
+ * one go, a received frame), so the Buffer over that memory is kept for the next call instead of
+ * allocating one per call: opening a log calls this several times per entry.
+ */
 export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  if (bytes.buffer !== hexSource) {
+    hexSource = bytes.buffer;
+    hexBuffer = Buffer.from(bytes.buffer);
+  }
+  return hexBuffer.toString('hex', bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
 }
+let hexSource: ArrayBufferLike | null = null;
+let hexBuffer: Buffer = Buffer.alloc(0);
 
 export function fromHex(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));

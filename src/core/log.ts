@@ -121,7 +121,6 @@ export class Log {
     for (const r of records) {
       try {
         const e = decodeTrustedEntry(r.subarray(HASH_BYTES), r.subarray(0, HASH_BYTES));
-        if (this.tree.nodes.has(toHex(e.hash))) continue;
         this.store(e, this.tree.place(e));
       } catch (e) {
         if (!isBasefsError(e)) throw e;

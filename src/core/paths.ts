@@ -13,7 +13,9 @@ export function checkName(name: string): void {
   if (name.length === 0) throw err('BAD_NAME', 'empty name');
   if (name === '.' || name === '..') throw err('BAD_NAME', `"${name}" is not a file name`);
   if (name.includes('/') || name.includes('\0')) throw err('BAD_NAME', 'name contains "/" or NUL');
-  if (encoder.encode(name).length > MAX_NAME) throw err('BAD_NAME', `name longer than ${MAX_NAME} bytes`);
+  // UTF-8 needs at most 3 bytes per UTF-16 unit: only long names need encoding to be measured.
+  if (name.length * 3 > MAX_NAME && encoder.encode(name).length > MAX_NAME)
+    throw err('BAD_NAME', `name longer than ${MAX_NAME} bytes`);
 }
 
 export function isValidName(name: string): boolean {

@@ -22,7 +22,11 @@ import { baseName, checkName, joinPath } from './paths.ts';
 /** What a path is after an entry: what may follow it is decided by this. */
 export type NodeKind = 'dir' | 'file' | 'gone' | 'perm';
 
-export interface Node {
+/**
+ * One stored entry in the tree. A class with every field set in the constructor, so that the
+ * 100,000 of them a large log holds share one compact object shape.
+ */
+export class Node {
   readonly entry: Entry;
   readonly key: string; // hex hash
   readonly author: string; // hex public key
@@ -32,12 +36,25 @@ export interface Node {
   readonly kind: NodeKind;
   readonly chain: Chain;
   readonly parent: Node | null; // null for the first entries of a chain
-  readonly children: Node[]; // successors in the same chain
+  readonly children: Node[] = []; // successors in the same chain
   /** For MKDIR nodes: the chains of the children of this incarnation, and its permission chain. */
-  dirChildren?: Map<string, Chain>;
-  permChain?: Chain;
+  readonly dirChildren: Map<string, Chain> | undefined;
+  permChain: Chain | undefined = undefined;
   /** For REVERT nodes: the ancestor whose state is restored. */
-  revertTo?: Node;
+  readonly revertTo: Node | undefined;
+
+  constructor(entry: Entry, key: string, author: string, seq: number, placed: Placement) {
+    this.entry = entry;
+    this.key = key;
+    this.author = author;
+    this.seq = seq;
+    this.path = placed.path;
+    this.kind = placed.kind;
+    this.chain = placed.chain;
+    this.parent = placed.parent;
+    this.revertTo = placed.revertTo;
+    this.dirChildren = entry.action === ACTION.MKDIR ? new Map() : undefined;
+  }
 }
 
 export class Chain {
@@ -58,7 +75,13 @@ export class Chain {
   }
 }
 
-export type Placement = Pick<Node, 'path' | 'kind' | 'chain' | 'parent' | 'revertTo'>;
+export interface Placement {
+  path: string;
+  kind: NodeKind;
+  chain: Chain;
+  parent: Node | null;
+  revertTo?: Node;
+}
 
 const CREATING: ReadonlySet<number> = new Set([ACTION.MKDIR, ACTION.WRITE, ACTION.SLINK, ACTION.LINK]);
 
@@ -78,17 +101,20 @@ export class Tree {
    * SECOND_ROOT without changing anything when the entry cannot follow its parent.
    */
   insert(entry: Entry, placed: Placement = this.place(entry)): Node {
+    const key = toHex(entry.hash);
+    if (this.nodes.has(key)) throw err('DUPLICATE', 'entry already in the tree');
     const hex = toHex(entry.author);
     let author = this.authors.get(hex);
     if (author === undefined) this.authors.set(hex, (author = hex));
-    const node: Node = { entry, key: toHex(entry.hash), author, seq: this.nodes.size, ...placed, children: [] };
-    if (entry.action === ACTION.MKDIR) node.dirChildren = new Map();
+    const node = new Node(entry, key, author, this.nodes.size, placed);
     const chain = placed.chain;
     if (placed.parent) placed.parent.children.push(node);
     else chain.roots.push(node);
     // Register a chain the first time an entry lands in it (place() only proposed it).
-    if (chain.dir !== null && chain.kind === 'perm') chain.dir.permChain = chain;
-    else if (chain.dir !== null) (chain.dir.dirChildren as Map<string, Chain>).set(baseName(chain.path), chain);
+    if (chain.size === 0 && chain.dir !== null) {
+      if (chain.kind === 'perm') chain.dir.permChain = chain;
+      else (chain.dir.dirChildren as Map<string, Chain>).set(baseName(chain.path), chain);
+    }
     chain.size++;
     chain.version++;
     if (this.genesis === null) this.genesis = node;
@@ -125,13 +151,7 @@ export class Tree {
 
     // A NEXT entry: same path as its parent.
     if (entry.name !== p.entry.name) throw err('BAD_NAME', 'a successor keeps its path\'s name');
-    const next = (kind: NodeKind, revertTo?: Node) => ({
-      path: p.path,
-      kind,
-      chain: p.chain,
-      parent: p,
-      ...(revertTo ? { revertTo } : {}),
-    });
+    const next = (kind: NodeKind, revertTo?: Node): Placement => ({ path: p.path, kind, chain: p.chain, parent: p, revertTo });
     switch (a) {
       case ACTION.MKDIR:
         if (p.kind !== 'gone') throw err('BAD_PARENT', 'MKDIR over an existing path: delete it first');
