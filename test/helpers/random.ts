@@ -1,28 +1,7 @@
-/** Seeded PRNG for tests (sfc32). Print the seed; replay with the env var the test names. */
-export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-  constructor(seed: number) {
-    this.a = 0x9e3779b9;
-    this.b = 0x243f6a88;
-    this.c = 0xb7e15162;
-    this.d = seed >>> 0;
-    for (let i = 0; i < 15; i++) this.next();
-  }
-  next(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
+/** Seeded randomness for tests: the simulator's PRNG plus pick/shuffle. */
+import { SeededRandom } from '../../src/swim/sim/random.ts';
+
+export class Rng extends SeededRandom {
   pick<T>(xs: readonly T[]): T {
     return xs[this.int(xs.length)] as T;
   }
