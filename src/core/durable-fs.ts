@@ -4,7 +4,8 @@
  * name visible atomically, fsync the directory that holds the name.
  */
 import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import { err, isBasefsError, type BasefsError } from './errors.ts';
 
 /** 'always': fsync/fdatasync before a write is reported done (the default). 'never': leave it to the OS. */
@@ -51,8 +52,8 @@ export function fsyncDir(dir: string): void {
 }
 
 /** Creates `path` with `bytes` and fsyncs it; fails with EEXIST if the name is taken. */
-export function createFileSynced(path: string, bytes: Uint8Array, sync: SyncPolicy = 'always'): void {
-  const fd = openSync(path, 'wx', 0o644);
+export function createFileSynced(path: string, bytes: Uint8Array, sync: SyncPolicy = 'always', mode = 0o644): void {
+  const fd = openSync(path, 'wx', mode); // the mode applies at creation, before any byte is written
   try {
     writeAll(fd, bytes, 0);
     if (sync === 'always') fsyncSync(fd);
@@ -82,4 +83,26 @@ export function publishFile(tmpPath: string, path: string, replace: boolean, syn
   }
   if (sync === 'always') fsyncDir(dirname(path));
   return published;
+}
+
+/**
+ * Writes a small file so that readers see the old content or the new, never a mix, and the new one
+ * survives a crash: a temporary file in the same directory (created with `mode`), fsync, then
+ * rename (`replace`) or link (no replace: false is returned and nothing changes if `path` exists),
+ * then fsync of the directory. Used for config and key files.
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array, opts: { mode: number; replace: boolean }): boolean {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    createFileSynced(tmp, bytes, 'always', opts.mode);
+    return publishFile(tmp, path, opts.replace);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already published, or never created
+    }
+    throw e;
+  }
 }

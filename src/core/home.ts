@@ -28,12 +28,12 @@
  * settings, and each filesystem's settings come from its own section (unlike the original, where a
  * log without a section borrowed the last section's settings).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { err, isBasefsError } from './errors.ts';
-import { errnoCode, fsyncDir, ioError } from './durable-fs.ts';
+import { errnoCode, ioError, writeFileAtomic } from './durable-fs.ts';
 import { normalizePath } from './paths.ts';
 
 export const HOME_ENV = 'BASEFS_HOME';
@@ -152,26 +152,10 @@ function validateConfig(data: unknown, path: string): Config {
 export function writeConfig(home: string, config: Config): void {
   const path = configPath(home);
   const text = JSON.stringify(validateConfig(config, path), null, 2) + '\n';
-  const tmp = join(home, `.${CONFIG_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     mkdirSync(home, { recursive: true, mode: 0o700 });
-    const fd = openSync(tmp, 'wx', 0o644);
-    try {
-      const bytes = Buffer.from(text, 'utf8');
-      let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-    fsyncDir(home);
+    writeFileAtomic(path, Buffer.from(text, 'utf8'), { mode: 0o644, replace: true });
   } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already renamed, or never created
-    }
     throw ioError(e, `cannot write ${path}`);
   }
 }

@@ -27,22 +27,18 @@ import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import {
   closeSync,
   fstatSync,
-  fsyncSync,
-  linkSync,
   mkdirSync,
   openSync,
   readSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToNumberLE, numberToBytesLE } from '@noble/curves/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { err, isBasefsError } from './errors.ts';
+import { err } from './errors.ts';
 import { bytesEqual, taggedHash, toHex } from './hash.ts';
 import { checkPublicKey, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './verify.ts';
+import { errnoCode as errnoOf, ioError, writeFileAtomic } from './durable-fs.ts';
 
 export { PUBLIC_KEY_BYTES, SIGNATURE_BYTES };
 export const SEED_BYTES = 32;
@@ -229,29 +225,6 @@ export function parsePrivateKey(text: string): KeyPair {
 /** A key file is a few hundred bytes; refuse to read a large file that cannot be one. */
 const KEY_FILE_MAX_BYTES = 64 * 1024;
 
-function errnoOf(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException | undefined)?.code;
-}
-
-function ioError(e: unknown, what: string) {
-  if (isBasefsError(e)) return e;
-  const code = errnoOf(e);
-  return err('IO', `${what}${code === undefined ? '' : ` (${code})`}`, e);
-}
-
-/** fsync the directory so that the new name survives a power failure (where directories can be). */
-function fsyncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some platforms cannot open or fsync a directory; the rename is then all we can do.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 /**
  * Writes the private key file atomically with mode 0600: a temporary file in the same directory is
  * written and fsynced, then linked (no force: fails if `path` exists, without a race) or renamed
@@ -261,40 +234,15 @@ function fsyncDirectory(dir: string): void {
 export function writeKeyFile(path: string, keyPair: KeyPair, options: { force?: boolean } = {}): void {
   const text = formatPrivateKey(keyPair);
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${cryptoRandomBytes(6).toString('hex')}`);
+  let written: boolean;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const fd = openSync(tmp, 'wx', 0o600); // mode applies at creation, before any byte is written
-    try {
-      const bytes = Buffer.from(text, 'utf8');
-      let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    if (options.force === true) renameSync(tmp, path);
-    else linkOrRefuse(tmp, path);
-    fsyncDirectory(dir);
+    // Link (no force) creates the name only if it does not exist: check and creation are one step.
+    written = writeFileAtomic(path, Buffer.from(text, 'utf8'), { mode: 0o600, replace: options.force === true });
   } catch (e) {
     throw ioError(e, `cannot write key file ${path}`);
-  } finally {
-    try {
-      unlinkSync(tmp); // after link(), or after a failure; gone already after rename()
-    } catch {
-      // nothing to clean up
-    }
   }
-}
-
-/** link() creates the name only if it does not exist: the check and the creation are one step. */
-function linkOrRefuse(tmp: string, path: string): void {
-  try {
-    linkSync(tmp, path);
-  } catch (e) {
-    if (errnoOf(e) === 'EEXIST') throw err('EXISTS', `${path} exists (use force to replace it)`);
-    throw e;
-  }
+  if (!written) throw err('EXISTS', `${path} exists (use force to replace it)`);
 }
 
 /** Reads a private key file. NO_KEY if it does not exist, IO if unreadable, MALFORMED if not a key file. */
