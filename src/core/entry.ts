@@ -91,7 +91,8 @@ export interface EntryFields {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-function signatureInput(hash: Hash): Uint8Array {
+/** The bytes an entry's signature covers: a domain tag and the entry hash. */
+export function signatureInput(hash: Hash): Uint8Array {
   const msg = new Uint8Array(SIG_TAG.length + HASH_BYTES);
   msg.set(SIG_TAG, 0);
   msg.set(hash, SIG_TAG.length);

@@ -14,7 +14,7 @@
  * with one fsync before the call returns: when ingest returns "accepted", the entry is durable.
  */
 import { err, isBasefsError, type ErrorCode } from './errors.ts';
-import { ACTION, decodeEntry, decodeTrustedEntry, isGenesis, verifyEntry, type Entry } from './entry.ts';
+import { ACTION, decodeEntry, decodeTrustedEntry, isGenesis, signatureInput, verifyEntry, type Entry } from './entry.ts';
 import { checkContent } from './content.ts';
 import { GrantIndex, PendingPool } from './admission.ts';
 import { HASH_BYTES, toHex, type Hash } from './hash.ts';
@@ -22,6 +22,7 @@ import { MerkleTree, type MerkleNode } from './merkle.ts';
 import { Resolver } from './resolve.ts';
 import { Tree, type Node } from './tree.ts';
 import { checkPublicKey } from './verify.ts';
+import type { VerifyPool } from './verify-pool.ts';
 
 export type IngestStatus = 'accepted' | 'duplicate' | 'pending' | 'rejected';
 
@@ -137,29 +138,55 @@ export class Log {
 
   /** Ingest a batch; accepted entries are persisted with one fsync. Results match the input order. */
   ingestMany(batch: readonly Uint8Array[], expectedHashes?: readonly Hash[]): IngestResult[] {
+    const decoded = this.decodeBatch(batch, expectedHashes);
     const accepted: Node[] = [];
-    const results = batch.map((bytes, i) => {
-      let entry: Entry;
-      try {
-        entry = decodeEntry(bytes, expectedHashes?.[i]);
-        checkContent(entry.action, entry.content, isGenesis(entry));
-      } catch (e) {
-        if (isBasefsError(e)) return { status: 'rejected' as const, code: e.code };
-        throw e;
-      }
-      return this.admit(entry, accepted);
-    });
+    const results = decoded.map((d) => ('status' in d ? d : this.admit(d, accepted)));
     this.persist(accepted);
     return results;
   }
 
-  private admit(entry: Entry, accepted: Node[]): IngestResult {
+  /**
+   * The same as ingestMany, with the signature checks of the batch spread over a VerifyPool's
+   * threads first (what a node catching up on a large log from a peer uses).
+   */
+  async ingestManyParallel(pool: VerifyPool, batch: readonly Uint8Array[], expectedHashes?: readonly Hash[]): Promise<IngestResult[]> {
+    const decoded = this.decodeBatch(batch, expectedHashes);
+    const fresh = decoded.filter((d): d is Entry => !('status' in d) && !this.holds(toHex(d.hash)));
+    const ok = await pool.verifyMany(
+      fresh.map((e) => ({ publicKey: e.author, message: signatureInput(e.hash), signature: e.signature })),
+    );
+    const verdicts = new Map<Entry, boolean>(fresh.map((e, i) => [e, ok[i] === true]));
+    const accepted: Node[] = [];
+    const results = decoded.map((d) => ('status' in d ? d : this.admit(d, accepted, verdicts.get(d))));
+    this.persist(accepted);
+    return results;
+  }
+
+  private decodeBatch(batch: readonly Uint8Array[], expectedHashes?: readonly Hash[]): Array<Entry | IngestResult> {
+    return batch.map((bytes, i) => {
+      try {
+        const entry = decodeEntry(bytes, expectedHashes?.[i]);
+        checkContent(entry.action, entry.content, isGenesis(entry));
+        return entry;
+      } catch (e) {
+        if (isBasefsError(e)) return { status: 'rejected' as const, code: e.code };
+        throw e;
+      }
+    });
+  }
+
+  /** Stored, or waiting in a pool. */
+  private holds(key: string): boolean {
+    return this.tree.nodes.has(key) || this.orphans.has(key) || this.unauthorized.has(key);
+  }
+
+  /** `signatureOk`: a verdict computed elsewhere (VerifyPool) for this very entry, if any. */
+  private admit(entry: Entry, accepted: Node[], signatureOk?: boolean): IngestResult {
     const hash = entry.hash;
-    const key = toHex(hash);
-    if (this.tree.nodes.has(key) || this.orphans.has(key) || this.unauthorized.has(key))
-      return { status: 'duplicate', code: 'DUPLICATE', hash };
+    if (this.holds(toHex(hash))) return { status: 'duplicate', code: 'DUPLICATE', hash };
     try {
-      verifyEntry(entry);
+      if (signatureOk === false) throw err('BAD_SIGNATURE', 'entry signature does not verify');
+      if (signatureOk === undefined) verifyEntry(entry);
       if (entry.action === ACTION.GRANT || entry.action === ACTION.REVOKE) checkPublicKey(entry.content);
     } catch (e) {
       if (isBasefsError(e)) return { status: 'rejected', code: e.code, hash };
