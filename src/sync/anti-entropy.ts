@@ -121,6 +121,8 @@ export class SyncSession {
   /** Sent at most once per session: bounds what a peer that keeps asking can make us send. */
   private readonly sentEntries = new Set<string>();
   private readonly sentBlocks = new Set<string>();
+  /** Entries the peer sent this session (hex), stored or pending: never asked for again. */
+  private readonly received = new Set<string>();
 
   constructor(opts: SyncOptions) {
     this.log = opts.log;
@@ -251,7 +253,7 @@ export class SyncSession {
     this.stats.summariesReceived++;
     checkSummary(s);
     const level = compareLevel(this.log, this.log.merkle.summary(path), s);
-    for (const h of level.wantEntries) this.plan.wantEntries.set(toHex(h), h);
+    for (const h of level.wantEntries) if (!this.received.has(toHex(h))) this.plan.wantEntries.set(toHex(h), h);
     for (const h of level.pushEntries) this.plan.entries.set(toHex(h), h);
     this.plan.wantSubtrees.push(...level.wantSubtrees);
     for (const p of level.pushSubtrees) this.plan.subtrees.push(p);
@@ -272,7 +274,11 @@ export class SyncSession {
     this.stats.entriesAccepted += accepted.length;
     let rejected: { code?: ErrorCode } | undefined;
     for (const r of results) {
-      if (r.hash !== undefined) this.wanted.delete(toHex(r.hash));
+      if (r.hash !== undefined) {
+        const k = toHex(r.hash);
+        this.wanted.delete(k);
+        this.received.add(k);
+      }
       if (r.status === 'duplicate') this.stats.entriesDuplicate++;
       else if (r.status === 'pending') this.stats.entriesPending++;
       else if (r.status === 'rejected') {
