@@ -69,7 +69,8 @@ export class SwimNode implements SwimStateMachine {
     if (typeof o.name !== 'string' || o.name.length === 0 || o.name.length > MAX_NAME_LENGTH) {
       throw new SwimError('BAD_ARGUMENT', `node name must be 1..${MAX_NAME_LENGTH} characters`);
     }
-    const config = isFullConfig(o.config) ? makeConfig('lan', o.config) : makeConfig('lan', o.config ?? {});
+    // A full config overrides every LAN value; a partial one only what it names. Either is checked.
+    const config = makeConfig('lan', o.config ?? {});
     const meta = o.meta ?? EMPTY;
     if (meta.length > config.maxMetaSize) throw new SwimError('TOO_LARGE', `meta of ${meta.length} bytes`);
     const persisted = o.persistedIncarnation ?? 0;
@@ -300,8 +301,4 @@ export class SwimNode implements SwimStateMachine {
       case 'user': this.users.receive(m); break;
     }
   }
-}
-
-function isFullConfig(c: SwimConfig | Partial<SwimConfig> | undefined): c is SwimConfig {
-  return c !== undefined && typeof c.probeIntervalMs === 'number' && typeof c.userSeenCapacity === 'number';
 }

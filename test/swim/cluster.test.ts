@@ -19,9 +19,10 @@ t.test('mass join of 100 nodes through one seed', async (t) => {
     const t0 = sim.now;
     const at = sim.waitFor(() => allSee(sim, names, names, 'alive'), 60_000, 100);
     t.ok(at >= 0, `${profile}: 100 nodes see each other alive ${at - t0} ms after the last join`);
-    // LAN's retransmit multiplier (4) finishes by gossip; Local's (2) leaves stragglers to push-pull.
-    const bound = profile === 'lan' ? 5000 : pushPullScale(15_000, 100);
-    t.ok(at - t0 <= bound, `within ${bound} ms`);
+    // Gossip usually finishes in about a second on LAN, but with 100 updates at once a straggler
+    // pair is likely (memberlist's tail); push-pull completes it within one scaled interval.
+    const bound = pushPullScale(profile === 'lan' ? 30_000 : 15_000, 100);
+    t.ok(at - t0 <= bound, `within one push-pull interval (${bound} ms)`);
   }
 });
 
