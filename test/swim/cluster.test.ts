@@ -237,6 +237,23 @@ t.test('push-pull interval scales with N (64 nodes: every 60 s on LAN)', async (
   t.ok(perNode >= 9 && perNode <= 10.5, 'about 600 s / 60 s');
 });
 
+t.test('the same seed replays the same run, event for event', async (t) => {
+  const seed = testSeed(t, 215);
+  const once = (): string => {
+    const sim = localSim(seed, {}, { loss: 0.05, jitterMs: 5 });
+    const log = recordEvents(sim);
+    const names = joinCluster(sim, 12);
+    sim.runFor(5000);
+    sim.crash('n3');
+    sim.broadcast('n1', 'k', new Uint8Array([1]));
+    sim.runFor(20_000);
+    return JSON.stringify({ log, c: names.map((n) => sim.counters(n)) });
+  };
+  const a = once();
+  t.ok(a.length > 1000);
+  t.equal(once(), a, 'identical transcripts');
+});
+
 import { bootstrapCluster } from '../../src/swim/sim/bootstrap.ts';
 import { encodeMessage } from '../../src/swim/codec.ts';
 function suspectBytes(incarnation: number, node: string, from: string): Uint8Array {
