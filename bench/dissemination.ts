@@ -171,11 +171,11 @@ async function main(): Promise<void> {
     measured: `${fmt(crash.allDeadP99)} s`,
     met: crash.allDeadP99 <= crash.suspicionMaxSeconds + 3,
   };
-  // T2: every live node gets every update, at any loss up to 30% (gossip alone; user payloads are
-  // not part of push-pull, so nothing completes a delivery that gossip missed).
+  // T2: every live node gets every update within one scaled push-pull interval, at any loss up
+  // to 30% (gossip, then push-pull, which carries recent user broadcasts).
   const incomplete = dis.filter((d) => d.complete < d.runs);
   targets['complete_delivery_loss_upto30'] = {
-    target: 'every run reaches 100% of live nodes',
+    target: 'every run reaches 100% of live nodes within one scaled push-pull interval (+10 s)',
     measured:
       incomplete.length === 0
         ? 'all runs complete'
@@ -191,7 +191,8 @@ async function main(): Promise<void> {
   const out: string[] = [];
   out.push(`SWIM dissemination benchmark (${p.mode} mode, seed ${p.seed}, LAN profile: gossip ${lan.gossipIntervalMs} ms to ${lan.gossipNodes}, retransmit mult ${lan.retransmitMult})`);
   out.push('');
-  out.push('Rounds (gossip intervals) until one update reaches 50% / 99.9% / 100% of live nodes: median (worst)');
+  out.push('Rounds (gossip intervals) until one update reaches 50% / 99.9% / 100% of live nodes: median (worst);');
+  out.push('a worst case of tens of rounds is a node that gossip missed and push-pull completed');
   out.push(
     textTable(
       ['N', 'loss', 'runs', '50%', '99.9%', '100%', 's to 100%', 'complete', 'min reached'],

@@ -9,7 +9,7 @@
  * ("n00042", "10.100.100.142:7946"), so per-node byte counts compare N with N and not the number
  * of digits in a name.
  */
-import { makeConfig, suspicionTimeout } from '../src/swim/config.ts';
+import { makeConfig, pushPullScale, suspicionTimeout } from '../src/swim/config.ts';
 import type { SwimConfig } from '../src/swim/config.ts';
 import { SeededRandom } from '../src/swim/sim/random.ts';
 import { Simulator } from '../src/swim/sim/simulator.ts';
@@ -121,8 +121,11 @@ export function disseminationOnce(seed: number, n: number, loss: number): Dissem
       }
     };
     sim.broadcast(origin, 'bench', new TextEncoder().encode(`update from ${origin}`));
-    // Gossip alone: a retired broadcast never comes back, so 30 s is plenty to see the end.
-    sim.waitFor(() => got.size >= live.size, 30_000, config.gossipIntervalMs);
+    // Gossip reaches everyone in a few seconds or never; push-pull (which carries recent user
+    // broadcasts) completes a delivery within one scaled interval (target T2). Partial-view runs
+    // have no push-pull (see cluster), so gossip is all they get.
+    const budget = n > FULL_VIEW_MAX ? 30_000 : pushPullScale(config.pushPullIntervalMs, n) + 10_000;
+    sim.waitFor(() => got.size >= live.size, budget, config.gossipIntervalMs);
     const simMs = sim.now;
     const at = (frac: number): number => {
       const need = Math.ceil(frac * live.size) - 1; // the origin has it at t0
