@@ -25,13 +25,12 @@
 import { err, isBasefsError, type BasefsError, type ErrorCode } from '../core/errors.ts';
 import { bytesEqual, toHex, type Hash } from '../core/hash.ts';
 import type { Log } from '../core/log.ts';
-import type { MerkleSummary } from '../core/merkle.ts';
 import { parentPath } from '../core/paths.ts';
 import type { Node } from '../core/tree.ts';
 import { View } from '../core/view.ts';
 import { BlockWants, type SyncBlocks } from './block-wants.ts';
 import { blockMessages, entryMessages, subtreeMessages, summaryMessages, wantMessages } from './split.ts';
-import { checkSummary, compareLevel, subtreeEntries } from './summary.ts';
+import { checkListing, compareLevel, LocalLevels, subtreeEntries, type Listed } from './summary.ts';
 import { SyncStats } from './stats.ts';
 import { invalidateStaleAncestors } from './merkle-repair.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type Message } from './wire.ts';
@@ -90,7 +89,8 @@ class TurnPlan {
   readonly entries = new Map<string, Hash>();
   readonly subtrees: string[] = [];
   readonly blocks: Hash[] = [];
-  readonly descend: string[] = [];
+  /** Levels to send our summary of: [path, bucket prefix]. */
+  readonly descend: Array<[string, string]> = [];
   readonly wantEntries = new Map<string, Hash>();
   readonly wantSubtrees: string[] = [];
   /** Responder: the initiator's root, to answer its HELLO with ours (and "/" if they differ). */
@@ -110,11 +110,16 @@ export class SyncSession {
   private lastHeardAt: number;
   private peerHello = false;
   private plan = new TurnPlan();
-  /** Paths we sent summaries of in our last turn: the peer may summarize only their children. */
-  private summarized = new Set<string>();
-  /** Paths the peer has summarized this session (each at most once). */
+  private readonly levels: LocalLevels;
+  /**
+   * What we summarized in our last turn, which is all the peer may summarize next: children of a
+   * path we listed, sub-buckets of a level we sent as buckets.
+   */
+  private listedPaths = new Set<string>();
+  private bucketedLevels = new Set<string>();
+  /** Levels the peer has summarized this session (each at most once). */
   private readonly peerSummarized = new Set<string>();
-  private readonly assembling = new Map<string, MerkleSummary>();
+  private readonly assembling = new Map<string, Listed>();
   /** Entries we asked for in our last turn and must receive in the peer's next one. */
   private wanted = new Map<string, Hash>();
   private blocksInFlight = new Map<string, Hash>();
@@ -129,6 +134,7 @@ export class SyncSession {
     this.blocks = opts.blocks;
     this.role = opts.role;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.levels = new LocalLevels(opts.log);
     this.startedAt = this.lastHeardAt = opts.now;
     this.blockWants = opts.blocks === null ? null : new BlockWants(new View(opts.log, opts.blocks), opts.blocks, opts.missingBlocks ?? []);
   }
@@ -198,6 +204,9 @@ export class SyncSession {
       case 'summary':
         this.onSummaryPart(m);
         return this.step([]);
+      case 'buckets':
+        this.onBuckets(m);
+        return this.step([]);
       case 'entries':
         this.onEntries(m.entries);
         return this.step([]);
@@ -234,30 +243,54 @@ export class SyncSession {
     if (this.role === 'responder') this.plan.helloReply = m.root;
   }
 
-  /** Reassemble a summary sent in parts, then compare it once whole. */
-  private onSummaryPart(m: Extract<Message, { type: 'summary' }>): void {
-    const path = m.path;
+  /** May the peer summarize this level now? Only where our last turn's summaries lead. */
+  private expectLevel(path: string, prefix: string): string {
+    const key = levelKey(path, prefix);
     const allowed =
-      this.assembling.has(path) ||
-      (path === '/' ? this.role === 'initiator' : this.summarized.has(parentPath(path)));
-    if (!allowed || this.peerSummarized.has(path)) throw err('MALFORMED', `unasked summary of ${path}`);
-    let s = this.assembling.get(path);
-    if (s === undefined) this.assembling.set(path, (s = { path, hash: m.hash, entries: [], children: [] }));
-    if (!bytesEqual(s.hash, m.hash)) throw err('MALFORMED', `${path}: summary parts disagree`);
+      prefix !== ''
+        ? this.bucketedLevels.has(levelKey(path, prefix.slice(0, -1)))
+        : path === '/'
+          ? this.role === 'initiator'
+          : this.listedPaths.has(parentPath(path));
+    if (!allowed || this.peerSummarized.has(key)) throw err('MALFORMED', `unasked summary of ${path} [${prefix}]`);
+    return key;
+  }
+
+  /** Reassemble a listing sent in parts, then compare it once whole. */
+  private onSummaryPart(m: Extract<Message, { type: 'summary' }>): void {
+    const key = levelKey(m.path, m.prefix);
+    let s = this.assembling.get(key);
+    if (s === undefined) {
+      this.expectLevel(m.path, m.prefix);
+      this.assembling.set(key, (s = { path: m.path, prefix: m.prefix, hash: m.hash, entries: [], children: [] }));
+    }
+    if (!bytesEqual(s.hash, m.hash)) throw err('MALFORMED', `${m.path}: summary parts disagree`);
     s.entries.push(...m.entries);
     s.children.push(...m.children);
-    if (s.entries.length + s.children.length > this.limits.maxSummaryItems) throw err('TOO_LARGE', `${path}: summary too large`);
+    if (s.entries.length + s.children.length > this.limits.maxSummaryItems) throw err('TOO_LARGE', `${m.path}: summary too large`);
     if (!m.last) return;
-    this.assembling.delete(path);
-    this.peerSummarized.add(path);
+    this.assembling.delete(key);
+    this.peerSummarized.add(key);
     this.stats.summariesReceived++;
-    checkSummary(s);
-    const level = compareLevel(this.log, this.log.merkle.summary(path), s);
+    checkListing(s, (name) => this.levels.keyOf(name));
+    const level = compareLevel(this.log, this.levels.listing(s.path, s.prefix), s);
     for (const h of level.wantEntries) if (!this.received.has(toHex(h))) this.plan.wantEntries.set(toHex(h), h);
     for (const h of level.pushEntries) this.plan.entries.set(toHex(h), h);
     this.plan.wantSubtrees.push(...level.wantSubtrees);
     for (const p of level.pushSubtrees) this.plan.subtrees.push(p);
-    this.plan.descend.push(...level.descend);
+    for (const p of level.descend) this.plan.descend.push([p, '']);
+  }
+
+  /** A level too large to list: walk into the sub-buckets whose digests differ from ours. */
+  private onBuckets(m: Extract<Message, { type: 'buckets' }>): void {
+    const key = this.expectLevel(m.path, m.prefix);
+    this.peerSummarized.add(key);
+    this.stats.summariesReceived++;
+    const mine = this.levels.listing(m.path, m.prefix);
+    if (bytesEqual(mine.hash, m.hash)) return;
+    this.levels.subDigests(mine).forEach((digest, i) => {
+      if (!bytesEqual(digest, m.buckets[i] as Hash)) this.plan.descend.push([m.path, m.prefix + i.toString(16)]);
+    });
   }
 
   private onEntries(batch: Uint8Array[]): void {
@@ -324,7 +357,7 @@ export class SyncSession {
     const out: Message[] = [];
     if (plan.helloReply !== null) {
       out.push(this.hello());
-      if (!bytesEqual(plan.helloReply, this.log.rootHash())) plan.descend.push('/');
+      if (!bytesEqual(plan.helloReply, this.log.rootHash())) plan.descend.push(['/', '']);
     }
     // 1. Entries: answers, pushes and whole subtrees, one verifiable order over all of them.
     const send = plan.entries;
@@ -337,17 +370,22 @@ export class SyncSession {
     // 2. Blocks asked of us, after the entries.
     out.push(...blockMessages(this.blocksToServe(plan.blocks)));
     // 3. Our asks: the next level of the walk, missing entries and subtrees, then blocks.
-    this.summarized = new Set();
-    for (const p of plan.descend) {
-      const s = this.log.merkle.summary(p);
-      if (s === undefined) continue;
-      this.summarized.add(p);
+    this.listedPaths = new Set();
+    this.bucketedLevels = new Set();
+    for (const [path, prefix] of plan.descend) {
+      const s = this.levels.summary(path, prefix);
       this.stats.summariesSent++;
-      out.push(...summaryMessages(s));
+      if ('buckets' in s) {
+        this.bucketedLevels.add(levelKey(path, prefix));
+        out.push({ type: 'buckets', ...s });
+      } else {
+        this.listedPaths.add(path);
+        out.push(...summaryMessages(s));
+      }
     }
     this.wanted = plan.wantEntries;
     out.push(...wantMessages('want-entries', [...plan.wantEntries.values()]), ...subtreeMessages(plan.wantSubtrees));
-    const askingEntries = this.summarized.size + plan.wantEntries.size + plan.wantSubtrees.length > 0;
+    const askingEntries = plan.descend.length + plan.wantEntries.size + plan.wantSubtrees.length > 0;
     if (!askingEntries && this.blockWants !== null) {
       const blocks = this.blockWants.next(this.limits.maxBlocksInFlight);
       for (const h of blocks) this.blocksInFlight.set(toHex(h), h);
@@ -405,4 +443,9 @@ export class SyncSession {
     if (this.error !== undefined) step.error = this.error;
     return step;
   }
+}
+
+/** Paths never contain NUL (paths.ts), so this key is unambiguous. */
+function levelKey(path: string, prefix: string): string {
+  return `${path}\0${prefix}`;
 }

@@ -3,7 +3,7 @@
  * bounds (wire.ts): counts per frame, and bytes per frame for entries and blocks.
  */
 import type { Hash } from '../core/hash.ts';
-import type { MerkleSummary } from '../core/merkle.ts';
+import type { Listed } from './summary.ts';
 import { MAX_BLOCKS, MAX_CHILDREN, MAX_ENTRIES, MAX_FRAME_BYTES, MAX_HASHES, MAX_PATHS, type Message } from './wire.ts';
 
 /** Room left in a frame for per-item msgpack headers and the type byte. */
@@ -59,7 +59,7 @@ export function subtreeMessages(paths: readonly string[]): Message[] {
 }
 
 /** One summary as one or more parts; the receiver reassembles them before comparing. */
-export function summaryMessages(s: MerkleSummary): Message[] {
+export function summaryMessages(s: Listed): Message[] {
   const entryParts = chunks(s.entries, MAX_HASHES);
   const childParts = chunks(s.children, MAX_CHILDREN);
   const parts = Math.max(1, entryParts.length, childParts.length);
@@ -68,6 +68,7 @@ export function summaryMessages(s: MerkleSummary): Message[] {
     out.push({
       type: 'summary',
       path: s.path,
+      prefix: s.prefix,
       hash: s.hash,
       entries: entryParts[i] ?? [],
       children: childParts[i] ?? [],

@@ -42,7 +42,12 @@ export const FRAME = {
   END_TURN: 8,
   DONE: 9,
   ERROR: 10,
+  BUCKETS: 11,
 } as const;
+
+/** Hex digits of a bucket prefix (see levels.ts): 16 levels of 16 buckets is far beyond any tree. */
+export const MAX_PREFIX = 16;
+export const BUCKETS = 16;
 
 export interface Child {
   name: string;
@@ -52,8 +57,13 @@ export interface Child {
 export type Message =
   /** First frame from each side: who we are and what we hold. */
   | { type: 'hello'; version: number; fsId: Hash; root: Hash }
-  /** One directory level of the sender's Merkle tree; long ones come in parts, the last flagged. */
-  | { type: 'summary'; path: string; hash: Hash; entries: Hash[]; children: Child[]; last: boolean }
+  /**
+   * What the sender holds at one path (prefix "": all of it; else only the bucket of entries and
+   * children whose keys start with `prefix`): long lists come in parts, the last one flagged.
+   */
+  | { type: 'summary'; path: string; prefix: string; hash: Hash; entries: Hash[]; children: Child[]; last: boolean }
+  /** The same, too large to list: the digests of its 16 sub-buckets instead. */
+  | { type: 'buckets'; path: string; prefix: string; hash: Hash; buckets: Hash[] }
   /** Entry bytes, in an order the receiver can verify (parents and grants first). */
   | { type: 'entries'; entries: Uint8Array[] }
   | { type: 'want-entries'; hashes: Hash[] }
@@ -75,7 +85,9 @@ function bodyOf(m: Message): unknown[] {
     case 'hello':
       return [m.version, m.fsId, m.root];
     case 'summary':
-      return [m.path, m.hash, m.entries, m.children.map((c) => [c.name, c.hash]), m.last];
+      return [m.path, m.prefix, m.hash, m.entries, m.children.map((c) => [c.name, c.hash]), m.last];
+    case 'buckets':
+      return [m.path, m.prefix, m.hash, m.buckets];
     case 'entries':
       return [m.entries];
     case 'want-entries':
@@ -96,6 +108,7 @@ function bodyOf(m: Message): unknown[] {
 const TYPE_BYTE: Record<Message['type'], number> = {
   hello: FRAME.HELLO,
   summary: FRAME.SUMMARY,
+  buckets: FRAME.BUCKETS,
   entries: FRAME.ENTRIES,
   'want-entries': FRAME.WANT_ENTRIES,
   'want-subtrees': FRAME.WANT_SUBTREES,
@@ -132,8 +145,8 @@ export function decodeMessage(frame: Uint8Array): Message {
       arity(b, 3);
       return { type: 'hello', version: uint(b[0], 'version'), fsId: hash(b[1]), root: hash(b[2]) };
     case FRAME.SUMMARY: {
-      arity(b, 5);
-      const children = array(b[3], MAX_CHILDREN, 'children').map((c) => {
+      arity(b, 6);
+      const children = array(b[4], MAX_CHILDREN, 'children').map((c) => {
         const pair = array(c, 2, 'child');
         arity(pair, 2);
         const name = str(pair[0], 255 * 4, 'name');
@@ -144,8 +157,14 @@ export function decodeMessage(frame: Uint8Array): Message {
         }
         return { name, hash: hash(pair[1]) };
       });
-      if (typeof b[4] !== 'boolean') throw err('MALFORMED', 'summary flag is not a boolean');
-      return { type: 'summary', path: path(b[0]), hash: hash(b[1]), entries: hashes(b[2]), children, last: b[4] };
+      if (typeof b[5] !== 'boolean') throw err('MALFORMED', 'summary flag is not a boolean');
+      return { type: 'summary', path: path(b[0]), prefix: prefix(b[1]), hash: hash(b[2]), entries: hashes(b[3]), children, last: b[5] };
+    }
+    case FRAME.BUCKETS: {
+      arity(b, 4);
+      const buckets = array(b[3], BUCKETS, 'buckets').map(hash);
+      if (buckets.length !== BUCKETS) throw err('MALFORMED', `expected ${BUCKETS} buckets`);
+      return { type: 'buckets', path: path(b[0]), prefix: prefix(b[1]), hash: hash(b[2]), buckets };
     }
     case FRAME.ENTRIES:
       arity(b, 1);
@@ -222,6 +241,12 @@ function str(x: unknown, maxBytes: number, what: string): string {
   if (typeof x !== 'string') throw err('MALFORMED', `${what} is not a string`);
   if (x.length > maxBytes || encoder.encode(x).length > maxBytes) throw err('TOO_LARGE', `${what} too long`);
   return x;
+}
+
+function prefix(x: unknown): string {
+  const p = str(x, MAX_PREFIX, 'prefix');
+  if (!/^[0-9a-f]*$/.test(p)) throw err('MALFORMED', 'bad bucket prefix');
+  return p;
 }
 
 /** A canonical absolute path ("/", "/a/b"); anything that normalizes differently is refused. */

@@ -104,7 +104,7 @@ t.test('a summary nobody asked for is MALFORMED', async (t) => {
   const r2 = pump(l2, h2, {
     tamper: (f, from) => {
       if (from !== 'initiator' || decodeMessage(f).type !== 'hello' || bogus === undefined) return [f];
-      return [f, encodeMessage({ type: 'summary', ...bogus, last: true })];
+      return [f, encodeMessage({ type: 'summary', ...bogus, prefix: '', last: true })];
     },
   });
   expectFailure(t, r2.responder, 'MALFORMED', 'unasked summary');

@@ -29,7 +29,9 @@ const raw = (type: number, body: unknown) => new Uint8Array([type, ...packr.pack
 t.test('every message round-trips', async (t) => {
   const messages: Message[] = [
     { type: 'hello', version: 1, fsId: h(1), root: h(2) },
-    { type: 'summary', path: '/etc/net', hash: h(3), entries: [h(4), h(5)], children: [{ name: 'a b', hash: h(6) }], last: true },
+    { type: 'summary', path: '/etc/net', prefix: '', hash: h(3), entries: [h(4), h(5)], children: [{ name: 'a b', hash: h(6) }], last: true },
+    { type: 'summary', path: '/', prefix: '0af', hash: h(3), entries: [], children: [], last: false },
+    { type: 'buckets', path: '/etc', prefix: '7', hash: h(3), buckets: Array.from({ length: 16 }, (_, i) => h(i)) },
     { type: 'entries', entries: [new Uint8Array([1, 2, 3])] },
     { type: 'want-entries', hashes: [h(7)] },
     { type: 'want-subtrees', paths: ['/', '/x/ü'] },
@@ -58,8 +60,12 @@ t.test('bounds and shapes are enforced with typed errors', async (t) => {
     ['dot-dot path', raw(FRAME.WANT_SUBTREES, [['/a/../b']]), 'MALFORMED'],
     ['trailing slash', raw(FRAME.WANT_SUBTREES, [['/a/']]), 'MALFORMED'],
     ['long path', raw(FRAME.WANT_SUBTREES, [['/' + 'a/'.repeat(2100) + 'a']]), 'TOO_LARGE'],
-    ['bad child name', raw(FRAME.SUMMARY, ['/', h(1), [], [['a/b', h(2)]], true]), 'MALFORMED'],
-    ['flag not boolean', raw(FRAME.SUMMARY, ['/', h(1), [], [], 1]), 'MALFORMED'],
+    ['bad child name', raw(FRAME.SUMMARY, ['/', '', h(1), [], [['a/b', h(2)]], true]), 'MALFORMED'],
+    ['flag not boolean', raw(FRAME.SUMMARY, ['/', '', h(1), [], [], 1]), 'MALFORMED'],
+    ['bad prefix', raw(FRAME.SUMMARY, ['/', 'xz', h(1), [], [], true]), 'MALFORMED'],
+    ['long prefix', raw(FRAME.SUMMARY, ['/', '0'.repeat(17), h(1), [], [], true]), 'TOO_LARGE'],
+    ['15 buckets', raw(FRAME.BUCKETS, ['/', '', h(1), Array.from({ length: 15 }, () => h(2))]), 'MALFORMED'],
+    ['17 buckets', raw(FRAME.BUCKETS, ['/', '', h(1), Array.from({ length: 17 }, () => h(2))]), 'TOO_LARGE'],
     ['entry too large', raw(FRAME.ENTRIES, [[new Uint8Array(70_000)]]), 'TOO_LARGE'],
     ['block too large', raw(FRAME.BLOCKS, [[[h(1), new Uint8Array(65_537)]]]), 'TOO_LARGE'],
     ['entry not binary', raw(FRAME.ENTRIES, [['abc']]), 'MALFORMED'],
@@ -74,7 +80,7 @@ t.test('random garbage never throws anything but a BasefsError', async (t) => {
   const seed = seedFrom('SYNC_SEED', 99);
   t.comment(`seed ${seed} (replay: SYNC_SEED=${seed})`);
   const rng = new Rng(seed);
-  const valid = encodeMessage({ type: 'summary', path: '/a', hash: h(1), entries: [h(2)], children: [{ name: 'x', hash: h(3) }], last: true });
+  const valid = encodeMessage({ type: 'summary', path: '/a', prefix: '', hash: h(1), entries: [h(2)], children: [{ name: 'x', hash: h(3) }], last: true });
   let thrown = 0;
   for (let i = 0; i < 3000; i++) {
     const f = new Uint8Array(valid);
@@ -94,7 +100,7 @@ t.test('senders split long lists into frames the receiver accepts', async (t) =>
   const bm = blockMessages(Array.from({ length: 40 }, (_, i) => ({ hash: h(i), bytes: new Uint8Array(65_536) })));
   const wm = wantMessages('want-entries', Array.from({ length: 20_000 }, () => h(1)));
   const children = Array.from({ length: 5000 }, (_, i) => ({ name: 'n'.repeat(200) + String(i).padStart(5, '0'), hash: h(2) }));
-  const sm = summaryMessages({ path: '/', hash: h(0), entries: Array.from({ length: 9000 }, () => h(3)), children });
+  const sm = summaryMessages({ path: '/', prefix: '', hash: h(0), entries: Array.from({ length: 9000 }, () => h(3)), children });
   t.ok(sm.length >= 3, `${sm.length} summary parts`);
   t.same(sm.map((m) => m.type === 'summary' && m.last), [...sm.slice(1).map(() => false), true]);
   for (const m of [...em, ...bm, ...wm, ...sm]) {
@@ -136,4 +142,14 @@ t.test('core Merkle stopgap: ancestors of a new path are invalidated before the 
   const stale = invalidateStaleAncestors(a.log.merkle);
   t.comment(stale > 0 ? `core left ${stale} stale ancestor hashes (see src/sync/merkle-repair.ts)` : 'core is fixed: merkle-repair.ts can go');
   t.equal(toHex(a.log.rootHash()), toHex(cloneReplica(a).log.rootHash()));
+});
+
+t.test('a bucket listing must stay inside its bucket and hash as a bucket', async (t) => {
+  const { checkListing, bucketDigest, nameKey } = await import('../../src/sync/summary.ts');
+  const e = [h(0x11), h(0x12)].sort(Buffer.compare);
+  t.equal(code(() => checkListing({ path: '/', prefix: '1', hash: bucketDigest(e, []), entries: e, children: [] })), 'none');
+  t.equal(code(() => checkListing({ path: '/', prefix: '2', hash: bucketDigest(e, []), entries: e, children: [] })), 'MALFORMED');
+  t.equal(code(() => checkListing({ path: '/', prefix: '1', hash: summaryHash(e, []), entries: e, children: [] })), 'BAD_HASH');
+  const c = [{ name: 'x', hash: h(1) }];
+  t.equal(code(() => checkListing({ path: '/', prefix: nameKey('x').slice(0, 2), hash: bucketDigest([], c), entries: [], children: c })), 'none');
 });
