@@ -65,3 +65,16 @@ export class BlockWants {
     return out;
   }
 }
+
+/**
+ * Every block missing from the current version of any file: what a node passes as `missingBlocks`
+ * when it knows it has incomplete files (equal roots do not mean equal blocks). Walks the view.
+ */
+export function missingBlocks(view: View, blocks: Pick<SyncBlocks, 'has'>): Hash[] {
+  const out: Hash[] = [];
+  for (const st of view.walk('/')) {
+    if (st.kind !== 'file' || st.complete) continue;
+    for (const h of view.blockState(st.path).blocks) if (!blocks.has(h)) out.push(h);
+  }
+  return out;
+}

@@ -10,9 +10,10 @@
  * ancestors up to the first one already null (or, equivalently, in addAt, null `node.hash` and then
  * walk up from `node.parent`).
  *
- * Until then the session restores the invariant "a dirty node's ancestors are dirty" itself:
- * everywhere at session start (one pass over the Merkle nodes, no hashing), and along the paths of
- * the entries it ingests.
+ * Until then the session restores the invariant "a dirty node's ancestors are dirty" itself, at
+ * its start and before each of its turns (one pass over the Merkle nodes, no hashing). This cannot
+ * repair a root that was already *read* stale after the insert (its cache is then clean and
+ * wrong): a daemon that reads its root after every change needs the core fix.
  */
 import type { MerkleNode, MerkleTree } from '../core/merkle.ts';
 
@@ -35,11 +36,4 @@ export function invalidateStaleAncestors(tree: MerkleTree): number {
     }
   }
   return stale;
-}
-
-/** Null the hashes of the ancestors of `path`'s node (after an entry was stored there). */
-export function invalidatePath(tree: MerkleTree, path: string): void {
-  const node = tree.find(path);
-  if (node === undefined || node.hash !== null) return;
-  for (let n = node.parent; n !== null && n.hash !== null; n = n.parent) n.hash = null;
 }

@@ -186,3 +186,35 @@ t.test('a wide directory and a long history are walked by buckets, not listed', 
   t.ok(r.wireBytes < 12_000, `${r.wireBytes} bytes, ${r.initiator.stats.roundTrips} round trips`);
   t.comment(`wide: ${r.wireBytes} bytes, ${r.initiator.stats.roundTrips} round trips, ${r.initiator.stats.summariesSent + r.responder.stats.summariesSent} summaries`);
 });
+
+t.test('equal roots, missing blocks: a node that knows its incomplete files fetches them without a walk', async (t) => {
+  const { missingBlocks } = await import('../../src/sync/block-wants.ts');
+  const a = base();
+  const big = new Uint8Array(200_000);
+  for (let i = 0; i < big.length; i += 100) big[i] = i % 251;
+  a.writer(keys[0]!).writeFile('/etc/big', big);
+  const b = cloneReplica(a, false);
+  t.equal(b.view.stat('/etc/big').complete, false);
+  const want = missingBlocks(b.view, b.blocks);
+  t.equal(want.length, 4);
+  const s1 = new SyncSession({ log: b.log, blocks: b.blocks, role: 'initiator', now: 0, missingBlocks: want });
+  const s2 = new SyncSession({ log: a.log, blocks: a.blocks, role: 'responder', now: 0 });
+  s2.start(0);
+  const toA = s1.start(0).send;
+  const toB = toA.flatMap((f) => s2.receive(f, 0).send);
+  const back = toB.flatMap((f) => s1.receive(f, 0).send);
+  back.forEach((f) => s2.receive(f, 0));
+  t.ok(s1.done && s2.done);
+  t.equal(s1.failure, undefined);
+  t.equal(s1.stats.blocksReceived, 4);
+  t.equal(s1.stats.roundTrips, 2, 'HELLO+WANT_BLOCKS, HELLO+BLOCKS, DONE');
+  t.ok(b.view.stat('/etc/big').complete);
+  t.same(b.view.readFile('/etc/big'), big);
+  // A file deleted before its blocks were asked for is simply skipped.
+  const c = cloneReplica(a, false);
+  const d = cloneReplica(a, false);
+  d.writer(keys[0]!).delete('/etc/big');
+  const r = pump(c, d);
+  t.equal(r.initiator.failure, undefined);
+  t.equal(r.initiator.stats.blocksReceived + r.responder.stats.blocksReceived, 0);
+});
