@@ -25,12 +25,12 @@
 import { err, isBasefsError, type BasefsError, type ErrorCode } from '../core/errors.ts';
 import { bytesEqual, toHex, type Hash } from '../core/hash.ts';
 import type { Log } from '../core/log.ts';
-import { parentPath } from '../core/paths.ts';
 import type { Node } from '../core/tree.ts';
 import { View } from '../core/view.ts';
 import { BlockWants, type SyncBlocks } from './block-wants.ts';
-import { blockMessages, entryMessages, subtreeMessages, summaryMessages, wantMessages } from './split.ts';
-import { checkListing, compareLevel, LocalLevels, subtreeEntries, type Listed } from './summary.ts';
+import { blockMessages, entryMessages, subtreeMessages, wantMessages } from './split.ts';
+import { subtreeEntries } from './summary.ts';
+import { MerkleWalk, TurnPlan } from './walk.ts';
 import { SyncStats } from './stats.ts';
 import { invalidateStaleAncestors } from './merkle-repair.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type Message } from './wire.ts';
@@ -55,7 +55,7 @@ export const DEFAULT_LIMITS: SyncLimits = {
   sessionTimeoutMs: 10 * 60_000,
   maxBlocksInFlight: 16,
   maxTurns: 4096,
-  maxSummaryItems: 1 << 20,
+  maxSummaryItems: 65_536,
 };
 
 export interface SyncOptions {
@@ -84,19 +84,6 @@ export interface Step {
 
 type Phase = 'new' | 'running' | 'finished' | 'failed';
 
-/** What the peer asked for or what our comparisons decided, gathered over one incoming turn. */
-class TurnPlan {
-  readonly entries = new Map<string, Hash>();
-  readonly subtrees: string[] = [];
-  readonly blocks: Hash[] = [];
-  /** Levels to send our summary of: [path, bucket prefix]. */
-  readonly descend: Array<[string, string]> = [];
-  readonly wantEntries = new Map<string, Hash>();
-  readonly wantSubtrees: string[] = [];
-  /** Responder: the initiator's root, to answer its HELLO with ours (and "/" if they differ). */
-  helloReply: Hash | null = null;
-}
-
 export class SyncSession {
   readonly role: Role;
   readonly stats = new SyncStats();
@@ -110,16 +97,7 @@ export class SyncSession {
   private lastHeardAt: number;
   private peerHello = false;
   private plan = new TurnPlan();
-  private readonly levels: LocalLevels;
-  /**
-   * What we summarized in our last turn, which is all the peer may summarize next: children of a
-   * path we listed, sub-buckets of a level we sent as buckets.
-   */
-  private listedPaths = new Set<string>();
-  private bucketedLevels = new Set<string>();
-  /** Levels the peer has summarized this session (each at most once). */
-  private readonly peerSummarized = new Set<string>();
-  private readonly assembling = new Map<string, Listed>();
+  private readonly walk: MerkleWalk;
   /** Entries we asked for in our last turn and must receive in the peer's next one. */
   private wanted = new Map<string, Hash>();
   private blocksInFlight = new Map<string, Hash>();
@@ -134,7 +112,7 @@ export class SyncSession {
     this.blocks = opts.blocks;
     this.role = opts.role;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.levels = new LocalLevels(opts.log);
+    this.walk = new MerkleWalk(opts.log, opts.role, this.limits.maxSummaryItems);
     this.startedAt = this.lastHeardAt = opts.now;
     this.blockWants = opts.blocks === null ? null : new BlockWants(new View(opts.log, opts.blocks), opts.blocks, opts.missingBlocks ?? []);
   }
@@ -202,10 +180,12 @@ export class SyncSession {
         this.onHello(m);
         return this.step([]);
       case 'summary':
-        this.onSummaryPart(m);
+        if (m.last) this.stats.summariesReceived++;
+        this.walk.receiveListingPart(m, this.plan, this.received);
         return this.step([]);
       case 'buckets':
-        this.onBuckets(m);
+        this.stats.summariesReceived++;
+        this.walk.receiveBuckets(m, this.plan);
         return this.step([]);
       case 'entries':
         this.onEntries(m.entries);
@@ -214,10 +194,12 @@ export class SyncSession {
         for (const h of m.hashes) if (this.log.has(h)) this.plan.entries.set(toHex(h), h);
         return this.step([]);
       case 'want-subtrees':
-        this.plan.subtrees.push(...m.paths);
+        // Only paths we have, once each: what a peer can make us hold is bounded by our tree.
+        for (const p of m.paths) if (this.log.merkle.find(p) !== undefined) this.plan.subtrees.add(p);
         return this.step([]);
       case 'want-blocks':
-        this.plan.blocks.push(...m.hashes);
+        for (const h of m.hashes)
+          if (this.plan.blocks.length < this.limits.maxBlocksInFlight) this.plan.blocks.push(h);
         return this.step([]);
       case 'blocks':
         this.onBlocks(m.blocks);
@@ -241,56 +223,6 @@ export class SyncSession {
     if (!bytesEqual(m.fsId, this.log.id)) throw err('NOT_FOUND', 'the peer holds another filesystem');
     this.peerHello = true;
     if (this.role === 'responder') this.plan.helloReply = m.root;
-  }
-
-  /** May the peer summarize this level now? Only where our last turn's summaries lead. */
-  private expectLevel(path: string, prefix: string): string {
-    const key = levelKey(path, prefix);
-    const allowed =
-      prefix !== ''
-        ? this.bucketedLevels.has(levelKey(path, prefix.slice(0, -1)))
-        : path === '/'
-          ? this.role === 'initiator'
-          : this.listedPaths.has(parentPath(path));
-    if (!allowed || this.peerSummarized.has(key)) throw err('MALFORMED', `unasked summary of ${path} [${prefix}]`);
-    return key;
-  }
-
-  /** Reassemble a listing sent in parts, then compare it once whole. */
-  private onSummaryPart(m: Extract<Message, { type: 'summary' }>): void {
-    const key = levelKey(m.path, m.prefix);
-    let s = this.assembling.get(key);
-    if (s === undefined) {
-      this.expectLevel(m.path, m.prefix);
-      this.assembling.set(key, (s = { path: m.path, prefix: m.prefix, hash: m.hash, entries: [], children: [] }));
-    }
-    if (!bytesEqual(s.hash, m.hash)) throw err('MALFORMED', `${m.path}: summary parts disagree`);
-    s.entries.push(...m.entries);
-    s.children.push(...m.children);
-    if (s.entries.length + s.children.length > this.limits.maxSummaryItems) throw err('TOO_LARGE', `${m.path}: summary too large`);
-    if (!m.last) return;
-    this.assembling.delete(key);
-    this.peerSummarized.add(key);
-    this.stats.summariesReceived++;
-    checkListing(s, (name) => this.levels.keyOf(name));
-    const level = compareLevel(this.log, this.levels.listing(s.path, s.prefix), s);
-    for (const h of level.wantEntries) if (!this.received.has(toHex(h))) this.plan.wantEntries.set(toHex(h), h);
-    for (const h of level.pushEntries) this.plan.entries.set(toHex(h), h);
-    this.plan.wantSubtrees.push(...level.wantSubtrees);
-    for (const p of level.pushSubtrees) this.plan.subtrees.push(p);
-    for (const p of level.descend) this.plan.descend.push([p, '']);
-  }
-
-  /** A level too large to list: walk into the sub-buckets whose digests differ from ours. */
-  private onBuckets(m: Extract<Message, { type: 'buckets' }>): void {
-    const key = this.expectLevel(m.path, m.prefix);
-    this.peerSummarized.add(key);
-    this.stats.summariesReceived++;
-    const mine = this.levels.listing(m.path, m.prefix);
-    if (bytesEqual(mine.hash, m.hash)) return;
-    this.levels.subDigests(mine).forEach((digest, i) => {
-      if (!bytesEqual(digest, m.buckets[i] as Hash)) this.plan.descend.push([m.path, m.prefix + i.toString(16)]);
-    });
   }
 
   private onEntries(batch: Uint8Array[]): void {
@@ -340,7 +272,7 @@ export class SyncSession {
   /** What the peer owed us in this turn: the entries it advertised and we asked for. */
   private endOfPeerTurnChecks(): void {
     this.stats.turnsReceived++;
-    if (this.assembling.size > 0) throw err('MALFORMED', 'turn ended inside a split summary');
+    if (this.walk.midListing) throw err('MALFORMED', 'turn ended inside a split summary');
     for (const [k, h] of this.wanted) if (this.log.has(h)) this.wanted.delete(k);
     if (this.wanted.size > 0) throw err('NOT_FOUND', `peer did not send ${this.wanted.size} entries it advertised`);
     this.stats.blocksUnavailable += this.blocksInFlight.size;
@@ -370,22 +302,11 @@ export class SyncSession {
     // 2. Blocks asked of us, after the entries.
     out.push(...blockMessages(this.blocksToServe(plan.blocks)));
     // 3. Our asks: the next level of the walk, missing entries and subtrees, then blocks.
-    this.listedPaths = new Set();
-    this.bucketedLevels = new Set();
-    for (const [path, prefix] of plan.descend) {
-      const s = this.levels.summary(path, prefix);
-      this.stats.summariesSent++;
-      if ('buckets' in s) {
-        this.bucketedLevels.add(levelKey(path, prefix));
-        out.push({ type: 'buckets', ...s });
-      } else {
-        this.listedPaths.add(path);
-        out.push(...summaryMessages(s));
-      }
-    }
+    this.stats.summariesSent += plan.descend.length;
+    out.push(...this.walk.summaries(plan.descend));
     this.wanted = plan.wantEntries;
-    out.push(...wantMessages('want-entries', [...plan.wantEntries.values()]), ...subtreeMessages(plan.wantSubtrees));
-    const askingEntries = plan.descend.length + plan.wantEntries.size + plan.wantSubtrees.length > 0;
+    out.push(...wantMessages('want-entries', [...plan.wantEntries.values()]), ...subtreeMessages([...plan.wantSubtrees]));
+    const askingEntries = plan.descend.length + plan.wantEntries.size + plan.wantSubtrees.size > 0;
     if (!askingEntries && this.blockWants !== null) {
       const blocks = this.blockWants.next(this.limits.maxBlocksInFlight);
       for (const h of blocks) this.blocksInFlight.set(toHex(h), h);
@@ -443,9 +364,4 @@ export class SyncSession {
     if (this.error !== undefined) step.error = this.error;
     return step;
   }
-}
-
-/** Paths never contain NUL (paths.ts), so this key is unambiguous. */
-function levelKey(path: string, prefix: string): string {
-  return `${path}\0${prefix}`;
 }
