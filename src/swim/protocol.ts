@@ -246,6 +246,7 @@ export class SwimNode implements SwimStateMachine {
     if (this.started) return;
     this.started = true;
     const c = this.core;
+    c.self.changedAt = now;
     const cfg = this.config;
     const r = () => c.random.next();
     const probeLoop = (t: number): void => {
