@@ -35,7 +35,11 @@ import { makeConfig } from '../config.ts';
 import type { SwimConfig } from '../config.ts';
 import { isSwimError } from '../errors.ts';
 import type { Address, Outbox, SwimEvent } from '../types.ts';
+import { Network } from './network.ts';
+import type { LinkOptions } from './network.ts';
 import { SeededRandom } from './random.ts';
+
+export type { LinkOptions } from './network.ts';
 
 export interface SimOptions {
   seed: number;
@@ -45,14 +49,6 @@ export interface SimOptions {
   jitterMs?: number;
   /** Default loss probability for every datagram. */
   loss?: number;
-}
-
-export interface LinkOptions {
-  loss?: number;
-  latencyMs?: number;
-  jitterMs?: number;
-  blockUdp?: boolean;
-  blockTcp?: boolean;
 }
 
 export interface NodeCounters {
@@ -86,7 +82,6 @@ interface SimNode {
   inboundDelayMs: number;
   backlog: Array<() => void>;
   tickAt: number;
-  group: number;
   counters: NodeCounters;
   /** Stream ids still waiting for a reply or a timeout. */
   pendingStreams: Set<number>;
@@ -128,9 +123,8 @@ export class Simulator {
   now = 0;
   readonly seed: number;
   readonly config: SwimConfig;
-  latencyMs: number;
-  jitterMs: number;
-  loss: number;
+  /** Links, loss, latency and partitions. */
+  readonly network: Network;
   /** Called for every event any node emits. */
   onEvent: ((node: string, event: SwimEvent, now: number) => void) | null = null;
   /** Called for every datagram a node sends (before loss is applied), with the target's address. */
@@ -143,15 +137,12 @@ export class Simulator {
   private readonly nodes: SimNode[] = [];
   private readonly byName = new Map<string, SimNode>();
   private readonly byAddress = new Map<Address, SimNode>();
-  private readonly links = new Map<string, LinkOptions>();
 
   constructor(o: SimOptions) {
     this.seed = o.seed >>> 0;
     this.rng = new SeededRandom(this.seed);
     this.config = makeConfig('lan', o.config ?? {});
-    this.latencyMs = o.latencyMs ?? 1;
-    this.jitterMs = o.jitterMs ?? 0;
-    this.loss = o.loss ?? 0;
+    this.network = new Network(this.rng, o.latencyMs ?? 1, o.jitterMs ?? 0, o.loss ?? 0);
   }
 
   // ---- nodes -------------------------------------------------------------------------------
@@ -162,7 +153,7 @@ export class Simulator {
     const address = o.address ?? defaultAddress(idx);
     const st: SimNode = {
       idx, name, address, node: null as unknown as SwimNode, crashed: false, life: 0, stalledUntil: -Infinity, inboundDelayMs: 0,
-      backlog: [], tickAt: Infinity, group: 0, counters: zeroCounters(), pendingStreams: new Set(), options: o,
+      backlog: [], tickAt: Infinity, counters: zeroCounters(), pendingStreams: new Set(), options: o,
     };
     st.node = this.makeNode(st, o, 0);
     this.nodes.push(st);
@@ -272,9 +263,17 @@ export class Simulator {
 
   // ---- faults --------------------------------------------------------------------------------
 
+  /** Default loss for every link without its own setting. */
+  get loss(): number {
+    return this.network.loss;
+  }
+
+  set loss(p: number) {
+    this.network.loss = p;
+  }
+
   setLink(from: string, to: string, o: LinkOptions): void {
-    const key = `${this.get(from).idx}>${this.get(to).idx}`;
-    this.links.set(key, { ...this.links.get(key), ...o });
+    this.network.setLink(this.get(from).idx, this.get(to).idx, o);
   }
 
   setLinkBoth(a: string, b: string, o: LinkOptions): void {
@@ -283,18 +282,15 @@ export class Simulator {
   }
 
   clearLinks(): void {
-    this.links.clear();
+    this.network.clearLinks();
   }
 
   partition(groups: string[][]): void {
-    for (const n of this.nodes) n.group = 0;
-    groups.forEach((g, i) => {
-      for (const name of g) this.get(name).group = i + 1;
-    });
+    this.network.partition(groups.map((g) => g.map((name) => this.get(name).idx)));
   }
 
   heal(): void {
-    for (const n of this.nodes) n.group = 0;
+    this.network.heal();
   }
 
   stall(name: string, durationMs: number, atMs = this.now): void {
@@ -417,9 +413,9 @@ export class Simulator {
           res = { reply: null, out: { packets: [], streams: [], events: [] } };
         }
         if (res.reply) st.counters.streamBytesSent += res.reply.length;
-        const back = this.linkTo(st, req);
-        const at = this.now + this.delay(back);
-        this.push(STREAM_REPLY, at, req, e.requesterLife, st.address, res.reply, e.streamId, null, 0);
+        // A partition since the request broke the connection: the requester's timeout reports it.
+        const back = this.network.stream(st.idx, req.idx);
+        if (back >= 0) this.push(STREAM_REPLY, this.now + back, req, e.requesterLife, st.address, res.reply, e.streamId, null, 0);
         this.deliver(st, res.out);
         return;
       }
@@ -459,30 +455,25 @@ export class Simulator {
         c.packetsDropped++;
         continue;
       }
-      const link = this.linkTo(st, dst);
-      if (st.group !== dst.group || (link !== undefined && link.blockUdp)) {
+      const delay = this.network.datagram(st.idx, dst.idx);
+      if (delay < 0) {
         c.packetsDropped++;
         continue;
       }
-      const loss = link?.loss ?? this.loss;
-      if (loss > 0 && this.rng.next() < loss) {
-        c.packetsDropped++;
-        continue;
-      }
-      this.push(PACKET, this.now + this.delay(link), dst, dst.life, st.address, p.data, 0, null, 0);
+      this.push(PACKET, this.now + delay, dst, dst.life, st.address, p.data, 0, null, 0);
     }
     for (const s of out.streams) {
       c.streamsOpened++;
       c.streamBytesSent += s.data.length;
       st.pendingStreams.add(s.id);
       const dst = this.byAddress.get(s.to);
-      const link = dst ? this.linkTo(st, dst) : undefined;
+      const delay = dst ? this.network.stream(st.idx, dst.idx) : -1;
       const timeoutAt = this.now + s.timeoutMs;
-      if (dst && !dst.crashed && dst.group === st.group && !(link && link.blockTcp)) {
-        this.push(STREAM_REQUEST, this.now + this.delay(link), dst, dst.life, st.address, s.data, s.id, st, st.life);
-      } else if (dst && dst.crashed && dst.group === st.group && !(link && link.blockTcp)) {
-        // Connection refused after one round trip.
-        this.push(STREAM_REPLY, this.now + 2 * this.delay(link), st, st.life, s.to, null, s.id, null, 0);
+      if (dst && delay >= 0 && !dst.crashed) {
+        this.push(STREAM_REQUEST, this.now + delay, dst, dst.life, st.address, s.data, s.id, st, st.life);
+      } else if (dst && delay >= 0) {
+        // A crashed process: connection refused after one round trip.
+        this.push(STREAM_REPLY, this.now + 2 * delay, st, st.life, s.to, null, s.id, null, 0);
       }
       this.push(STREAM_REPLY, timeoutAt, st, st.life, s.to, null, s.id, null, 0);
     }
@@ -497,17 +488,6 @@ export class Simulator {
       st.tickAt = Math.max(d, this.now);
       this.push(TICK, st.tickAt, st, st.life, '', null, 0, null, 0);
     }
-  }
-
-  private linkTo(from: SimNode, to: SimNode): LinkOptions | undefined {
-    if (this.links.size === 0) return undefined;
-    return this.links.get(`${from.idx}>${to.idx}`);
-  }
-
-  private delay(link: LinkOptions | undefined): number {
-    const lat = link?.latencyMs ?? this.latencyMs;
-    const jit = link?.jitterMs ?? this.jitterMs;
-    return jit > 0 ? lat + this.rng.next() * jit : lat;
   }
 }
 
