@@ -16,7 +16,8 @@
  *
  * Faults
  *   sim.setLink('a', 'b', { loss, latencyMs, jitterMs, blockUdp, blockTcp })   // one direction a → b
- *   sim.setLinkBoth('a', 'b', {...});  sim.loss = 0.1 (default for every link)
+ *   sim.setLinkBoth('a', 'b', {...});  sim.loss = 0.1 (default for every link; sim.network also
+ *                                       // holds the default latencyMs and jitterMs)
  *   sim.partition([['a', 'b'], ['c']]) // nodes in different groups cannot reach each other; unlisted
  *   sim.heal()                          // nodes form group 0
  *   sim.stall('a', durationMs, atMs?)   // its event loop stops: inbound traffic waits, timers fire late;
@@ -27,6 +28,10 @@
  * Streams (push-pull, TCP fallback pings) are reliable and not subject to `loss`, but a partition or
  * `blockTcp` makes them time out, and a crashed target refuses them after one round trip.
  * For large N, bootstrapCluster() (bootstrap.ts) builds nodes that already know each other.
+ *
+ * Cost (2-core machine, LAN profile): about 150,000 to 200,000 events per wall-clock second; 10,000
+ * nodes with 100-peer views bootstrap in about 1 s, idle at about 5 simulated seconds per wall
+ * second, and spread one broadcast to everyone in about 2 s of wall time.
  */
 import { MinHeap } from '../heap.ts';
 import { SwimNode } from '../protocol.ts';
