@@ -9,9 +9,20 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { makeConfig } from '../../src/swim/config.ts';
 import { parseAddress } from '../../src/swim/net-address.ts';
-import type { SwimRuntime } from '../../src/swim/runtime.ts';
-import { FileIncarnationStore, formatMembersJson, formatMembersTable, startSwimNode, type SwimNodeOptions } from '../../src/swim/udp.ts';
+import { SwimNode } from '../../src/swim/protocol.ts';
+import { SwimRuntime } from '../../src/swim/runtime.ts';
+import type { SwimTransport } from '../../src/swim/transport.ts';
+import {
+  cryptoRandom,
+  FileIncarnationStore,
+  formatMembersJson,
+  formatMembersTable,
+  startSwimNode,
+  UdpTransport,
+  type SwimNodeOptions,
+} from '../../src/swim/udp.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 async function start(t: { teardown(fn: () => unknown): void }, opts: Partial<SwimNodeOptions> & { name: string; host: string }): Promise<SwimRuntime> {
@@ -108,4 +119,47 @@ t.test('members table of a running node', async (t) => {
   await b.close({ leave: true });
   await waitFor(() => a.members().find((m) => m.name === 'beta')?.status === 'left', 'left', 10_000);
   t.match(formatMembersTable(a.members(), { now: a.now() }), /beta\s+127\.0\.0\.18:\d+\s+left/);
+});
+
+/** A transport that silently loses every datagram to and from `blocked` (a UDP-only firewall). */
+function udpBlocked(inner: UdpTransport, blocked: () => string | null): SwimTransport {
+  return {
+    get address() {
+      return inner.address;
+    },
+    attach(h) {
+      inner.attach({ ...h, packet: (from, data) => (from === blocked() ? undefined : h.packet(from, data)) });
+    },
+    sendPacket(to, data) {
+      if (to !== blocked()) inner.sendPacket(to, data);
+    },
+    openStream: (to, data, timeoutMs, done) => inner.openStream(to, data, timeoutMs, done),
+    close: () => inner.close(),
+  };
+}
+
+t.test('UDP blocked between two nodes: the TCP fallback ping keeps them alive', async (t) => {
+  const config = makeConfig('local');
+  const make = async (name: string, host: string, other: () => string | null): Promise<{ rt: SwimRuntime; node: SwimNode }> => {
+    const inner = await UdpTransport.bind({ host, port: 0, inboundStreamTimeoutMs: config.tcpTimeoutMs });
+    const node = new SwimNode({ name, address: inner.address, random: cryptoRandom(), config });
+    const rt = new SwimRuntime({ machine: node, transport: udpBlocked(inner, other) });
+    t.teardown(() => rt.close());
+    return { rt, node };
+  };
+  let bAddr: string | null = null;
+  let aAddr: string | null = null;
+  const a = await make('a', '127.0.0.19', () => bAddr);
+  const b = await make('b', '127.0.0.20', () => aAddr);
+  aAddr = a.rt.address;
+  bAddr = b.rt.address;
+  const suspicions: string[] = [];
+  a.rt.on('suspect', (m) => suspicions.push(m.name));
+  b.rt.on('suspect', (m) => suspicions.push(m.name));
+  a.rt.join([]);
+  b.rt.join([a.rt.address]); // the join is a push-pull over TCP, so it works
+  await waitFor(() => alive(a.rt, 'b') && alive(b.rt, 'a'), 'join over TCP', 10_000);
+  await waitFor(() => a.node.stats().tcpFallbackSuccesses >= 3 && b.node.stats().tcpFallbackSuccesses >= 3, 'three TCP fallback probes each', 15_000);
+  t.same(suspicions, [], 'nobody suspected');
+  t.ok(alive(a.rt, 'b') && alive(b.rt, 'a'));
 });
