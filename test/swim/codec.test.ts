@@ -96,7 +96,12 @@ t.test('fuzz: garbage and mutated packets throw only SwimError and leave state u
   });
   node.join([], 0);
   const snapshot = (): string => JSON.stringify({ m: node.members(), q: node.queueLength(), d: node.nextDeadline(), s: node.stats(), i: node.incarnation() });
-  const valid = samples.map(encodeMessage).concat([encodeCompound(samples.map(encodeMessage))]);
+  const pushPull = encodeMessage({
+    type: 'push-pull', join: false, app: new Uint8Array([1, 2]),
+    nodes: [{ name: 'b', address: '10.0.0.2:7946', status: 'alive', incarnation: 3, meta }],
+    users: [{ type: 'user', origin: 'c', key: 'k', epoch: 1, version: 1, payload: new Uint8Array([5]) }],
+  });
+  const valid = samples.map(encodeMessage).concat([encodeCompound(samples.map(encodeMessage)), pushPull]);
   let rejected = 0;
   for (let i = 0; i < 20000; i++) {
     let data: Uint8Array;
@@ -127,11 +132,21 @@ t.test('fuzz: garbage and mutated packets throw only SwimError and leave state u
         return;
       }
     }
+    const beforeStream = snapshot();
     try {
       node.receiveStream('10.0.0.9:7946', data, 1);
     } catch (e) {
-      if (!isSwimError(e)) {
-        t.fail(`non-SwimError on a stream: ${String(e)}`);
+      if (!isSwimError(e) || snapshot() !== beforeStream) {
+        t.fail(`stream input ${Buffer.from(data).toString('hex')}: ${String(e)}`);
+        return;
+      }
+    }
+    const beforeReply = snapshot();
+    try {
+      node.receiveStreamReply(1 + rng.int(3), data, 1);
+    } catch (e) {
+      if (!isSwimError(e) || snapshot() !== beforeReply) {
+        t.fail(`stream reply ${Buffer.from(data).toString('hex')}: ${String(e)}`);
         return;
       }
     }
