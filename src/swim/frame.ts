@@ -3,6 +3,10 @@
  * UDP/TCP runtime: a 4-byte big-endian length, then that many bytes. One request frame goes one
  * way, at most one reply frame comes back; a peer that has no reply closes the stream instead.
  *
+ * A request body starts with the opener's advertised SWIM address (one length byte, then ASCII
+ * "ip:port"): a TCP connection comes from an ephemeral port, and the state machine and its
+ * delegate should see the same `from` as in the simulator, the address the peer is reached at.
+ *
  * Pure: no sockets here, so the bounds can be table-tested. Any length over the configured bound
  * is rejected as soon as the 4-byte header is in, before a single body byte is buffered, so a
  * stray client (an HTTP request reads as a ~1 GB length) costs nothing.
@@ -20,6 +24,32 @@ export function encodeFrame(body: Uint8Array, maxBytes: number): Uint8Array {
   new DataView(out.buffer).setUint32(0, body.length, false);
   out.set(body, FRAME_HEADER_BYTES);
   return out;
+}
+
+const MAX_ADDRESS_BYTES = 255;
+
+/** The request body: sender address, then the state machine's bytes. */
+export function encodeRequest(from: string, body: Uint8Array): Uint8Array {
+  const addr = new TextEncoder().encode(from);
+  if (addr.length === 0 || addr.length > MAX_ADDRESS_BYTES) {
+    throw new SwimError('BAD_ARGUMENT', `sender address must be 1..${MAX_ADDRESS_BYTES} bytes`);
+  }
+  const out = new Uint8Array(1 + addr.length + body.length);
+  out[0] = addr.length;
+  out.set(addr, 1);
+  out.set(body, 1 + addr.length);
+  return out;
+}
+
+/** Splits a request body; throws SwimError('MALFORMED') if the address part is cut or not ASCII. */
+export function decodeRequest(request: Uint8Array): { from: string; body: Uint8Array } {
+  const n = request[0];
+  if (n === undefined || n === 0 || request.length < 1 + n) {
+    throw new SwimError('MALFORMED', 'stream request without a sender address');
+  }
+  const addr = request.subarray(1, 1 + n);
+  for (const b of addr) if (b < 0x21 || b > 0x7e) throw new SwimError('MALFORMED', 'sender address is not printable ASCII');
+  return { from: new TextDecoder().decode(addr), body: request.subarray(1 + n) };
 }
 
 /**

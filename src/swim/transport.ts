@@ -33,8 +33,9 @@ export interface TransportWarning {
 export interface TransportHandlers {
   packet(from: Address, data: Uint8Array): void;
   /**
-   * An inbound stream request. `from` is the TCP peer's address, whose port is ephemeral: the
-   * protocol must take the sender's identity from the message, not from `from`.
+   * An inbound stream request. `from` is the address the opener advertises (sent at the start of
+   * the request, frame.ts), not the TCP connection's ephemeral source port. Like every address
+   * in an unencrypted SWIM message it is the peer's claim, not verified.
    * Call `respond` exactly once: with bytes to reply, or null to close without a reply.
    */
   stream(from: Address, data: Uint8Array, respond: (reply: Uint8Array | null) => void): void;

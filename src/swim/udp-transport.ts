@@ -15,7 +15,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { SwimError } from './errors.ts';
-import { encodeFrame, FrameReader } from './frame.ts';
+import { decodeRequest, encodeFrame, encodeRequest, FrameReader } from './frame.ts';
 import { formatAddress, parseAddress } from './net-address.ts';
 import {
   DEFAULT_INBOUND_STREAM_TIMEOUT_MS,
@@ -190,7 +190,7 @@ export class UdpTransport implements SwimTransport {
     let frame: Uint8Array;
     let hp;
     try {
-      frame = encodeFrame(data, this.#maxStreamBytes);
+      frame = encodeFrame(encodeRequest(this.address, data), this.#maxStreamBytes);
       hp = parseAddress(to);
     } catch (e) {
       finish(null, e);
@@ -272,8 +272,17 @@ export class UdpTransport implements SwimTransport {
       if (!body) return;
       state = 'handling';
       this.stats.streamBytesReceived += body.length + 4;
+      let request: { from: Address; body: Uint8Array };
+      try {
+        request = decodeRequest(body);
+        parseAddress(request.from);
+      } catch (e) {
+        end(e);
+        sock.destroy();
+        return;
+      }
       let responded = false;
-      this.#handlers.stream(from, body, (reply) => {
+      this.#handlers.stream(request.from, request.body, (reply) => {
         if (responded) return;
         responded = true;
         if (state !== 'handling' || this.#closed) return;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { encodeFrame, FrameReader } from '../../src/swim/frame.ts';
+import { decodeRequest, encodeFrame, encodeRequest, FrameReader } from '../../src/swim/frame.ts';
 import { formatAddress, parseAddress } from '../../src/swim/net-address.ts';
 
 t.test('frame round trip, whole and byte by byte', async (t) => {
@@ -54,5 +54,19 @@ t.test('addresses', async (t) => {
   t.equal(formatAddress('10.0.0.1', 80), '10.0.0.1:80');
   for (const bad of ['', '127.0.0.1', '127.0.0.1:', ':80', '127.0.0.1:0', '127.0.0.1:65536', '::1:80', '[::1]80', '[x]:80', 'a:1x', 'a:123456']) {
     t.throws(() => parseAddress(bad), { name: 'SwimError', code: 'BAD_ARGUMENT' }, bad);
+  }
+});
+
+t.test('stream requests carry the sender address', async (t) => {
+  const req = encodeRequest('127.0.0.11:7946', new Uint8Array([7, 8]));
+  t.equal(req[0], 15);
+  const { from, body } = decodeRequest(req);
+  t.equal(from, '127.0.0.11:7946');
+  t.same([...body], [7, 8]);
+  t.same([...decodeRequest(encodeRequest('[::1]:1', new Uint8Array())).body], []);
+  t.throws(() => encodeRequest('', new Uint8Array()), { code: 'BAD_ARGUMENT' });
+  t.throws(() => encodeRequest('x'.repeat(256), new Uint8Array()), { code: 'BAD_ARGUMENT' });
+  for (const bad of [[], [0], [5, 65, 66], [2, 65, 10], [1, 0x80]]) {
+    t.throws(() => decodeRequest(new Uint8Array(bad)), { name: 'SwimError', code: 'MALFORMED' }, JSON.stringify(bad));
   }
 });

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { makeConfig } from '../../src/swim/config.ts';
+import { encodeFrame, encodeRequest } from '../../src/swim/frame.ts';
 import { parseAddress } from '../../src/swim/net-address.ts';
 import { SwimNode } from '../../src/swim/protocol.ts';
 import { SwimRuntime } from '../../src/swim/runtime.ts';
@@ -84,7 +85,9 @@ t.test('hostile bytes against a live node are dropped; the cluster carries on', 
   for (const j of junk) s.send(j, port, host);
   await waitFor(() => a.counters.inputsDropped >= 4, 'junk datagrams dropped', 5_000);
   await new Promise<void>((resolve) => {
-    const c = net.connect({ host, port }, () => c.write(Buffer.from([0, 0, 0, 5, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1])));
+    // A well-formed request (sender address, then bytes) whose body the protocol rejects.
+    const request = encodeFrame(encodeRequest('127.0.0.16:9', new Uint8Array([0xc1, 0xc1, 0xc1, 0xc1])), 1024);
+    const c = net.connect({ host, port }, () => c.write(request));
     c.on('error', () => resolve());
     c.on('close', () => resolve());
     c.resume();

@@ -80,6 +80,15 @@ t.test('bind: port 0 gives one port for UDP and TCP; conflicts and bad hosts are
   s.send('hi', tr.port, '127.0.0.11');
   await waitFor(() => got.length === 1, 'datagram');
   t.match(got[0], /^127\.0\.0\.12:\d+ hi$/);
+  // A stream request carries the opener's advertised address; that, not the ephemeral TCP source
+  // port, is what the acceptor's handler sees.
+  const other = await UdpTransport.bind({ host: '127.0.0.13', advertiseHost: '127.0.0.14', port: 0 });
+  const seen: string[] = [];
+  tr.attach({ packet: () => {}, stream: (from, d, respond) => (seen.push(`${from} ${dec.decode(d)}`), respond(enc.encode('pong'))), warning: () => {} });
+  const reply = await new Promise<Uint8Array | null>((r) => other.openStream(tr.address, enc.encode('ping'), 2000, r));
+  await other.close();
+  t.equal(dec.decode(reply ?? new Uint8Array()), 'pong');
+  t.same(seen, [`127.0.0.14:${other.port} ping`]);
   await tr.close();
   await tr.close(); // idempotent
   tr.sendPacket('127.0.0.12:9', enc.encode('after close')); // ignored, no throw
