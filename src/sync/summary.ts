@@ -19,9 +19,9 @@ import { bytesEqual, compareBytes, taggedHash, toHex, type Hash } from '../core/
 import type { Log } from '../core/log.ts';
 import type { MerkleNode } from '../core/merkle.ts';
 import { joinPath } from '../core/paths.ts';
-import { BUCKETS, MAX_PREFIX, type Child } from './wire.ts';
+import { BUCKETS, DIGEST_BYTES, MAX_PREFIX, type Child } from './wire.ts';
 
-/** Items a level may list; more are summarized by bucket digests (16 × 34 bytes ≈ 16 listed children). */
+/** Items a level may list; more are summarized by bucket digests (16 × 17 bytes ≈ 6 listed children). */
 export const LIST_MAX = 16;
 
 const encoder = new TextEncoder();
@@ -99,14 +99,14 @@ export class LocalLevels {
     return { path, prefix, hash: l.hash, buckets: this.subDigests(l) };
   }
 
-  /** The digests of the 16 sub-buckets of a listing (by the next hex digit of each item's key). */
+  /** The (truncated) digests of the 16 sub-buckets of a listing, by the next hex digit of each item's key. */
   subDigests(l: Listed): Hash[] {
     const at = l.prefix.length;
     const entries: Hash[][] = Array.from({ length: BUCKETS }, () => []);
     const children: Child[][] = Array.from({ length: BUCKETS }, () => []);
     for (const h of l.entries) entries[parseInt(toHex(h)[at] as string, 16)]?.push(h);
     for (const c of l.children) children[parseInt(this.keyOf(c.name)[at] as string, 16)]?.push(c);
-    return entries.map((e, i) => bucketDigest(e, children[i] as Child[]));
+    return entries.map((e, i) => bucketDigest(e, children[i] as Child[]).subarray(0, DIGEST_BYTES));
   }
 }
 

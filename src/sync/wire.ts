@@ -45,9 +45,15 @@ export const FRAME = {
   BUCKETS: 11,
 } as const;
 
-/** Hex digits of a bucket prefix (see levels.ts): 16 levels of 16 buckets is far beyond any tree. */
+/** Hex digits of a bucket prefix (see summary.ts): 16 levels of 16 buckets is far beyond any tree. */
 export const MAX_PREFIX = 16;
 export const BUCKETS = 16;
+/**
+ * Sub-bucket digests are cut to 128 bits: they only steer the walk (a collision would hide one
+ * difference from one session, at 2^-128 by chance and 2^128 work on purpose), and a bucket
+ * message is then 16 × 17 bytes instead of 16 × 34.
+ */
+export const DIGEST_BYTES = 16;
 
 export interface Child {
   name: string;
@@ -62,7 +68,7 @@ export type Message =
    * children whose keys start with `prefix`): long lists come in parts, the last one flagged.
    */
   | { type: 'summary'; path: string; prefix: string; hash: Hash; entries: Hash[]; children: Child[]; last: boolean }
-  /** The same, too large to list: the digests of its 16 sub-buckets instead. */
+  /** The same, too large to list: the (DIGEST_BYTES) digests of its 16 sub-buckets instead. */
   | { type: 'buckets'; path: string; prefix: string; hash: Hash; buckets: Hash[] }
   /** Entry bytes, in an order the receiver can verify (parents and grants first). */
   | { type: 'entries'; entries: Uint8Array[] }
@@ -162,7 +168,7 @@ export function decodeMessage(frame: Uint8Array): Message {
     }
     case FRAME.BUCKETS: {
       arity(b, 4);
-      const buckets = array(b[3], BUCKETS, 'buckets').map(hash);
+      const buckets = array(b[3], BUCKETS, 'buckets').map(digest);
       if (buckets.length !== BUCKETS) throw err('MALFORMED', `expected ${BUCKETS} buckets`);
       return { type: 'buckets', path: path(b[0]), prefix: prefix(b[1]), hash: hash(b[2]), buckets };
     }
@@ -230,6 +236,11 @@ function bytes(x: unknown, max: number, what: string): Uint8Array {
 
 function hash(x: unknown): Hash {
   if (!(x instanceof Uint8Array) || x.length !== HASH_BYTES) throw err('MALFORMED', 'a hash is 32 bytes');
+  return new Uint8Array(x);
+}
+
+function digest(x: unknown): Uint8Array {
+  if (!(x instanceof Uint8Array) || x.length !== DIGEST_BYTES) throw err('MALFORMED', `a bucket digest is ${DIGEST_BYTES} bytes`);
   return new Uint8Array(x);
 }
 
