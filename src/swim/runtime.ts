@@ -36,8 +36,8 @@ export interface SwimRuntimeEvents {
 
 export type RuntimeWarning = TransportWarning | { kind: 'persist'; code: string; message: string };
 
-export interface SwimRuntimeOptions {
-  machine: SwimStateMachine;
+export interface SwimRuntimeOptions<M extends SwimStateMachine = SwimStateMachine> {
+  machine: M;
   transport: SwimTransport;
   /** Milliseconds on a monotonic clock; default `performance.now`. Injected here and only here. */
   clock?: () => number;
@@ -52,6 +52,8 @@ export interface SwimRuntimeOptions {
 export interface RuntimeCounters {
   /** Inputs the machine rejected (malformed or hostile bytes). */
   inputsDropped: number;
+  /** Warnings not emitted because more than WARNINGS_PER_SECOND came in one second. */
+  warningsSuppressed: number;
   ticks: number;
   saves: number;
   saveErrors: number;
@@ -59,11 +61,15 @@ export interface RuntimeCounters {
 
 const MAX_TIMER_MS = 0x7fff_ffff;
 const SAVE_RETRY_MS = 1000;
+/** A peer spraying garbage must not turn into a log flood: warnings beyond this are only counted. */
+export const WARNINGS_PER_SECOND = 20;
 
-export class SwimRuntime extends EventEmitter<SwimRuntimeEvents> {
-  readonly machine: SwimStateMachine;
+export class SwimRuntime<M extends SwimStateMachine = SwimStateMachine> extends EventEmitter<SwimRuntimeEvents> {
+  readonly machine: M;
   readonly transport: SwimTransport;
-  readonly counters: RuntimeCounters = { inputsDropped: 0, ticks: 0, saves: 0, saveErrors: 0 };
+  readonly counters: RuntimeCounters = { inputsDropped: 0, warningsSuppressed: 0, ticks: 0, saves: 0, saveErrors: 0 };
+  #warnWindowStart = -Infinity;
+  #warnsInWindow = 0;
   readonly #clock: () => number;
   readonly #store: IncarnationStore | null;
   readonly #leaveLingerMs: number;
@@ -75,7 +81,7 @@ export class SwimRuntime extends EventEmitter<SwimRuntimeEvents> {
   #left = false;
   #closing: Promise<void> | null = null;
 
-  constructor(opts: SwimRuntimeOptions) {
+  constructor(opts: SwimRuntimeOptions<M>) {
     super();
     this.machine = opts.machine;
     this.transport = opts.transport;
@@ -277,6 +283,15 @@ export class SwimRuntime extends EventEmitter<SwimRuntimeEvents> {
 
   #warn(w: RuntimeWarning): void {
     if (this.listenerCount('warning') === 0) return;
+    const now = this.#clock();
+    if (now - this.#warnWindowStart >= 1000) {
+      this.#warnWindowStart = now;
+      this.#warnsInWindow = 0;
+    }
+    if (++this.#warnsInWindow > WARNINGS_PER_SECOND) {
+      this.counters.warningsSuppressed++;
+      return;
+    }
     try {
       this.emit('warning', w);
     } catch {

@@ -85,6 +85,8 @@ export const DEFAULT_PORT = 7946;
  * state file, the Node error for an address that cannot be bound, SwimError('BAD_ARGUMENT') for
  * bad options; nothing is left open after a rejection.
  */
+export async function startSwimNode(opts: SwimNodeOptions & { createMachine?: undefined }): Promise<SwimRuntime<SwimNode>>;
+export async function startSwimNode(opts: SwimNodeOptions): Promise<SwimRuntime>;
 export async function startSwimNode(opts: SwimNodeOptions): Promise<SwimRuntime> {
   const config = makeConfig(opts.profile ?? 'lan', opts.config ?? {});
   const createMachine: MachineFactory =

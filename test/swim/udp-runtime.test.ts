@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import type { RuntimeWarning, SwimRuntime } from '../../src/swim/runtime.ts';
+import { WARNINGS_PER_SECOND, type RuntimeWarning, type SwimRuntime } from '../../src/swim/runtime.ts';
 import { FileIncarnationStore, MemoryIncarnationStore, startSwimNode, UdpTransport, type MachineContext } from '../../src/swim/udp.ts';
 import { parseAddress } from '../../src/swim/net-address.ts';
 import { FakeMachine } from '../helpers/fake-machine.ts';
@@ -255,4 +255,17 @@ t.test('a failing store is reported and retried, not thrown', async (t) => {
   a.rt.setMeta(enc.encode('y'));
   t.equal(store.value, 3, 'saved once the disk is back');
   t.ok(a.rt.counters.saves >= 1, 'retried by a later dispatch or by setMeta');
+});
+
+t.test('a garbage flood is dropped and its warnings are capped', async (t) => {
+  const a = await node(t, 'a', '127.0.0.12');
+  const { host, port } = parseAddress(a.rt.address);
+  const s = dgram.createSocket('udp4');
+  t.teardown(() => s.close());
+  await new Promise<void>((r) => s.bind(0, '127.0.0.13', r));
+  for (let i = 0; i < 200; i++) s.send(Buffer.from(`junk ${i}`), port, host);
+  await waitFor(() => a.rt.counters.inputsDropped + a.rt.counters.warningsSuppressed >= 150, 'the flood handled', 10_000);
+  t.ok(a.rt.counters.warningsSuppressed > 0, 'some warnings only counted');
+  t.ok(a.warnings.length <= 2 * WARNINGS_PER_SECOND, `at most ${WARNINGS_PER_SECOND} a second reach the listener`);
+  a.rt.broadcast('k', enc.encode('x')); // still serving the application
 });
