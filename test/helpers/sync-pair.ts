@@ -10,7 +10,7 @@ import { Log } from '../../src/core/log.ts';
 import { View } from '../../src/core/view.ts';
 import { Writer } from '../../src/core/writer.ts';
 import { SyncSession, type SyncLimits } from '../../src/sync/anti-entropy.ts';
-import type { SyncBlocks } from '../../src/sync/block-wants.ts';
+import { missingBlocks, type SyncBlocks } from '../../src/sync/block-wants.ts';
 import { MemoryBlocks, memoryFs } from './fs.ts';
 import type { Rng } from './random.ts';
 
@@ -133,11 +133,27 @@ export interface PumpResult {
 export function pump(
   a: Replica,
   b: Replica,
-  opts: { tamper?: Tamper; limits?: Partial<SyncLimits>; now?: number; maxFrames?: number } = {},
+  opts: {
+    tamper?: Tamper;
+    limits?: Partial<SyncLimits>;
+    now?: number;
+    maxFrames?: number;
+    /** Both sides pass their incomplete files' blocks as `missingBlocks`, as a node that knows them. */
+    missingBlocks?: boolean;
+    /** Called before each delivery (local writes while a session runs); false cuts the connection. */
+    between?: (frame: number) => boolean | void;
+  } = {},
 ): PumpResult {
   const now = opts.now ?? 0;
   const mk = (r: Replica, role: 'initiator' | 'responder') =>
-    new SyncSession({ log: r.log, blocks: r.blocks, role, now, ...(opts.limits ? { limits: opts.limits } : {}) });
+    new SyncSession({
+      log: r.log,
+      blocks: r.blocks,
+      role,
+      now,
+      ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.missingBlocks ? { missingBlocks: missingBlocks(r.view, r.blocks) } : {}),
+    });
   const initiator = mk(a, 'initiator');
   const responder = mk(b, 'responder');
   responder.start(now);
@@ -151,6 +167,7 @@ export function pump(
   };
   post('initiator', initiator.start(now).send);
   while (queue.length > 0) {
+    if (opts.between?.(frames) === false) break;
     const { to, from, frame } = queue.shift() as (typeof queue)[number];
     wireBytes += frame.length + 4;
     if (++frames > (opts.maxFrames ?? 1e6)) throw new Error('too many frames');
