@@ -63,6 +63,9 @@ export interface TimerHandle {
   live: boolean;
 }
 
+/** The accuser recorded for a suspicion learned from push-pull (no node can have this name). */
+const MERGED_ACCUSER = '';
+
 export interface CoreOptions {
   name: string;
   address: Address;
@@ -270,7 +273,7 @@ export class MembershipCore {
    * `source` is the address the message came from, when it came in a datagram: a stale accusation
    * about ourselves is answered there (see staleAccusation).
    */
-  handleSuspect(msg: SuspectMsg, now: number, source?: Address): void {
+  handleSuspect(msg: SuspectMsg, now: number, source?: Address, merged = false): void {
     const m = this.table.get(msg.node);
     if (!m) return;
     if (!accusationApplies(m.incarnation, msg.incarnation)) {
@@ -278,6 +281,10 @@ export class MembershipCore {
       return;
     }
     if (m.status === 'suspect') {
+      // A suspicion merged from a peer's table is hearsay, not an independent confirmation
+      // (memberlist counts it as one from ourselves, which lets one slow accuser's suspicion,
+      // relayed through push-pull, shrink our timer to the minimum).
+      if (merged) return;
       const s = this.suspicions.get(m.name);
       if (s && s.confirm(msg.from, now)) {
         this.stats.confirmations++;
@@ -291,7 +298,8 @@ export class MembershipCore {
       if (!this.leaving) this.refute(msg.incarnation, now);
       return;
     }
-    this.enqueue(m.name, encodeMessage(msg));
+    // We gossip a merged suspicion under our own name (the wire has no "hearsay" accuser).
+    this.enqueue(m.name, encodeMessage(merged ? { ...msg, from: this.name } : msg));
     m.incarnation = msg.incarnation;
     this.table.setStatus(m, 'suspect', now);
     this.emit({ type: 'suspect', member: m.info() });
@@ -306,9 +314,10 @@ export class MembershipCore {
     const s = new Suspicion(msg.from, msg.incarnation, k, min, max, now);
     this.suspicions.set(m.name, s);
     this.armSuspicion(m, s);
-    if (msg.from === this.name) {
-      // Our own accusation (a failed probe): push it at once, as any locally created news.
-      this.stats.suspicionsRaised++;
+    if (msg.from === this.name || merged) {
+      // Our own accusation (a failed probe), or news from a push-pull (after a partition heals the
+      // suspected must hear it to refute): push it at once, as any locally created news.
+      if (!merged) this.stats.suspicionsRaised++;
       this.pushPending = true;
     }
   }
@@ -383,7 +392,7 @@ export class MembershipCore {
           break;
         case 'dead':
         case 'suspect':
-          this.handleSuspect({ type: 'suspect', incarnation: r.incarnation, node: r.name, from: this.name }, now);
+          this.handleSuspect({ type: 'suspect', incarnation: r.incarnation, node: r.name, from: MERGED_ACCUSER }, now, undefined, true);
           break;
       }
     }

@@ -211,3 +211,24 @@ t.test('a stale accusation about us is answered to its sender with our current a
   t.equal(n.incarnation(), 2, 'no new refutation needed');
   t.equal(n.stats().staleAccusationsAnswered, 1);
 });
+
+t.test('a suspicion learned from push-pull is not an independent confirmation', async (t) => {
+  const members = Array.from({ length: 10 }, (_, i) => ({ name: `m${i}`, address: `10.0.1.${i}:7946` }));
+  const n = new SwimNode({ name: 'a', address: A, random: new SeededRandom(5), config: makeConfig('lan', { pushPullIntervalMs: 0 }), initialMembers: members });
+  n.join([], 0);
+  n.receivePacket(C, encodeMessage({ type: 'suspect', incarnation: 1, node: 'm0', from: 'm1' }), 0);
+  const pp = encodeMessage({
+    type: 'push-pull', join: false, app: empty, users: [],
+    nodes: [{ name: 'm0', address: '10.0.1.0:7946', status: 'suspect', incarnation: 1, meta: empty }],
+  });
+  n.receiveStream(C, pp, 100);
+  t.equal(n.stats().confirmations, 0, 'merging does not confirm');
+  n.tick(24_000);
+  t.equal(n.member('m0')?.status, 'suspect', 'the timer still runs toward the maximum');
+  // A fresh suspicion from a merge is gossiped under our own name: every wire field stays valid.
+  const n2 = new SwimNode({ name: 'a', address: A, random: new SeededRandom(5), config: makeConfig('lan'), initialMembers: members });
+  n2.join([], 0);
+  const { out } = n2.receiveStream(C, pp, 100);
+  const sus = sentMessages(out).filter((m) => m.type === 'suspect');
+  t.ok(sus.length > 0 && sus.every((m) => m.type === 'suspect' && m.from === 'a'), 'gossiped as ours');
+});
