@@ -32,7 +32,7 @@ import { blockMessages, entryMessages, subtreeMessages, wantMessages } from './s
 import { subtreeEntries } from './summary.ts';
 import { MerkleWalk, TurnPlan } from './walk.ts';
 import { SyncStats } from './stats.ts';
-import { invalidateStaleAncestors } from './merkle-repair.ts';
+import { invalidateAbove, invalidateStaleAncestors } from './merkle-repair.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type Message } from './wire.ts';
 
 export type Role = 'initiator' | 'responder';
@@ -234,6 +234,7 @@ export class SyncSession {
     } finally {
       stop();
     }
+    invalidateAbove(this.log.merkle, accepted.map((n) => n.path)); // see merkle-repair.ts
     this.blockWants?.noteAccepted(accepted);
     this.stats.entriesReceived += batch.length;
     this.stats.entriesAccepted += accepted.length;
@@ -282,8 +283,6 @@ export class SyncSession {
   private endOfPeerTurn(): Step {
     this.endOfPeerTurnChecks();
     if (this.stats.turnsReceived + this.stats.turnsSent >= this.limits.maxTurns) throw err('TOO_LARGE', 'too many turns');
-    // Entries stored since (ours or the peer's) may have left stale hashes: see merkle-repair.ts.
-    invalidateStaleAncestors(this.log.merkle);
     const plan = this.plan;
     this.plan = new TurnPlan();
     const out: Message[] = [];

@@ -10,8 +10,8 @@
  * ancestors up to the first one already null (or, equivalently, in addAt, null `node.hash` and then
  * walk up from `node.parent`).
  *
- * Until then the session restores the invariant "a dirty node's ancestors are dirty" itself, at
- * its start and before each of its turns (one pass over the Merkle nodes, no hashing). This cannot
+ * Until then the session restores the invariant "a dirty node's ancestors are dirty" itself: at
+ * its start (one pass over the Merkle nodes, no hashing), and above the entries it ingests. This cannot
  * repair a root that was already *read* stale after the insert (its cache is then clean and
  * wrong): a daemon that reads its root after every change needs the core fix.
  */
@@ -36,4 +36,13 @@ export function invalidateStaleAncestors(tree: MerkleTree): number {
     }
   }
   return stale;
+}
+
+/** After entries were stored at `paths`: null the cached hashes above their (new, dirty) nodes. */
+export function invalidateAbove(tree: MerkleTree, paths: Iterable<string>): void {
+  for (const path of paths) {
+    const node = tree.find(path);
+    if (node === undefined || node.hash !== null) continue;
+    for (let n = node.parent; n !== null && n.hash !== null; n = n.parent) n.hash = null;
+  }
 }
