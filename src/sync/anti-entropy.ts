@@ -11,12 +11,16 @@
  *      it lacks whole, pushes children the peer lacks whole, and sends its own summaries of the
  *      children whose hashes differ, all of one level batched in the one turn. The peer does the
  *      same one level down, so both directions move in every exchange and a walk costs about one
- *      turn per level of the differing paths.
+ *      turn per level of the differing paths. A level with more than 16 entries and children is
+ *      summarized by 16 bucket digests instead of a listing, and the walk goes on into the buckets
+ *      that differ (walk.ts): the cost of a difference is ~log16 of the width, not the width.
  *   4. Entries asked for are answered in the next turn. Everything one turn sends is in verifiable
  *      order (log.inVerifiableOrder), so the receiver's log.ingestMany finds parents and grants
  *      first. Entries go before blocks, and blocks are only asked once a side has nothing left to
  *      ask about entries; at most `maxBlocksInFlight` per turn, each verified by putExpected.
  *   5. A side whose reply would be empty sends DONE instead, and the session ends on both sides.
+ * Equal roots do not mean equal blocks: a node that knows it has incomplete files passes their
+ * missing blocks (block-wants.ts missingBlocks) and asks for them in its first turn.
  *
  * A peer that sends something invalid (garbage frames, forged entries, wrong blocks, summaries that
  * do not hash to what they claim, entries it advertised but does not send, a summary nobody asked

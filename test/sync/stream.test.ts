@@ -2,7 +2,9 @@
 import t from 'tap';
 import { createServer, connect, type Socket } from 'node:net';
 import { Duplex, PassThrough } from 'node:stream';
+import { BlockStore } from '../../src/core/block-store.ts';
 import { toHex } from '../../src/core/hash.ts';
+import { View } from '../../src/core/view.ts';
 import { SyncSession } from '../../src/sync/anti-entropy.ts';
 import { lengthPrefixed, runOverStream } from '../../src/sync/stream.ts';
 import { encodeMessage } from '../../src/sync/wire.ts';
@@ -43,9 +45,10 @@ t.test('two replicas converge over an in-memory duplex pair', async (t) => {
   t.ok(rb.stats.blocksReceived >= 5, 'blocks of the big file came over');
 });
 
-t.test('over TCP on 127.0.0.1: a new replica gets everything', async (t) => {
+t.test('over TCP on 127.0.0.1: a new replica gets everything, blocks into an on-disk BlockStore', async (t) => {
   const { a } = diverged();
   const fresh = emptyReplica(a);
+  const store = BlockStore.open(t.testdir(), { sync: 'never' });
   const served: Promise<unknown>[] = [];
   const server = createServer((socket) => served.push(runOverStream(session(a, 'responder'), socket)));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -54,13 +57,14 @@ t.test('over TCP on 127.0.0.1: a new replica gets everything', async (t) => {
     const s = connect(port, '127.0.0.1', () => resolve(s));
   });
   const started = performance.now();
-  const r = await runOverStream(session(fresh, 'initiator'), socket);
+  const r = await runOverStream(new SyncSession({ log: fresh.log, blocks: store, role: 'initiator', now: Date.now() }), socket);
   const ms = performance.now() - started;
   await Promise.all(served);
   server.close();
   t.equal(r.error, undefined);
   t.equal(fresh.log.size, a.log.size);
-  t.equal(snapshot(fresh), snapshot(a));
+  t.equal(snapshot({ ...fresh, view: new View(fresh.log, store) }), snapshot(a));
+  t.equal(store.stats().count, r.stats.blocksReceived);
   t.comment(`TCP: ${a.log.size} entries and ${r.stats.blocksReceived} blocks, ${r.stats.bytesReceived + r.stats.bytesSent} bytes, ${r.stats.roundTrips} round trips, ${ms.toFixed(0)} ms`);
 });
 
