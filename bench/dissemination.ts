@@ -7,11 +7,13 @@
  * the very last line of stdout, one JSON object with every figure and the verdict on each target
  * of docs/swim.md section 6 / issue 4.
  *
- * Quick mode (default) keeps to a few minutes on 2 cores: fewer repetitions (2 at N = 10,000)
- * and a 16-node socket run. --full repeats more and runs 16, 32 and 64 socket nodes.
+ * Quick mode (default) keeps to a few minutes on 2 cores: fewer repetitions (2 at N = 10,000),
+ * socket runs of 16 and 32 nodes in this process and 32 across 2 child processes. --full repeats
+ * more and runs 16, 32 and 64 nodes in this process, 32 in 2 and 64 in 4 child processes.
  */
 import { makeConfig } from '../src/swim/config.ts';
 import { realSockets, type RealSocketResult } from './real-bench.ts';
+import { realSocketsMultiProcess, type MultiProcResult } from './real-procs.ts';
 import {
   costs,
   crashDetection,
@@ -38,6 +40,8 @@ interface Plan {
   falseDeathRuns: number;
   realNs: number[];
   realBroadcasts: number;
+  /** Multi-process socket runs: [N, processes]. */
+  procRuns: Array<[number, number]>;
   real: boolean;
 }
 
@@ -68,6 +72,10 @@ function plan(argv: string[]): Plan {
         falseDeathRuns: 10,
         realNs: [16, 32, 64],
         realBroadcasts: 10,
+        procRuns: [
+          [32, 2],
+          [64, 4],
+        ],
       }
     : {
         ...base,
@@ -85,6 +93,7 @@ function plan(argv: string[]): Plan {
         falseDeathRuns: 2,
         realNs: [16, 32],
         realBroadcasts: 5,
+        procRuns: [[32, 2]],
       };
 }
 
@@ -131,6 +140,13 @@ async function main(): Promise<void> {
     for (const n of p.realNs) {
       progress(`real sockets N=${n}`);
       real.push(await realSockets(n, p.realBroadcasts));
+    }
+  }
+  const procs: MultiProcResult[] = [];
+  if (p.real) {
+    for (const [n, k] of p.procRuns) {
+      progress(`real sockets N=${n} in ${k} processes`);
+      procs.push(await realSocketsMultiProcess(n, k, p.realBroadcasts));
     }
   }
 
@@ -280,6 +296,16 @@ async function main(): Promise<void> {
       ),
     );
   }
+  if (procs.length > 0) {
+    out.push('');
+    out.push('Real sockets across child processes (node i in process i mod P; all nodes start and join at once)');
+    out.push(
+      textTable(
+        ['N', 'processes', 'converge ms', 'broadcasts', 'all median ms', 'all max ms', 'incomplete', 'bytes/s/node', 'pkts/s/node'],
+        procs.map((r) => [String(r.n), r.processes, r.convergeMs, r.broadcasts, r.allMedianMs, r.allMaxMs, r.incomplete, r.steadyBytesPerNodeSec, r.steadyPacketsPerNodeSec]),
+      ),
+    );
+  }
   out.push('');
   out.push('Targets');
   out.push(textTable(['target', 'wanted', 'measured', 'met'], Object.entries(targets).map(([k, v]) => [k, v.target, v.measured, v.met ? 'yes' : 'NO'])));
@@ -302,6 +328,7 @@ async function main(): Promise<void> {
     falseDeaths: fd,
     simulatorCost: [...costRows].map(([label, r]) => ({ label, ...r })),
     realSockets: real,
+    realSocketsMultiProcess: procs,
     targets,
     wallSeconds,
   };

@@ -1,0 +1,114 @@
+/**
+ * The real-socket run across a few child processes (bench/real-worker.ts), so N = 64 nodes use
+ * both cores instead of sharing one event loop: node i lives in process i mod P and binds
+ * 127.0.0.(11 + i mod 10) with an ephemeral port; node 0 is everyone's seed.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ProfileName } from '../src/swim/udp.ts';
+import { BENCH_HOSTS } from './real-bench.ts';
+import { median, quantile } from './stats.ts';
+import type { WorkerReply, WorkerRequest } from './real-worker.ts';
+
+export interface MultiProcResult {
+  n: number;
+  processes: number;
+  convergeMs: number;
+  broadcasts: number;
+  allMedianMs: number;
+  allMaxMs: number;
+  incomplete: number;
+  steadyBytesPerNodeSec: number;
+  steadyPacketsPerNodeSec: number;
+  sendErrors: number;
+}
+
+class Worker {
+  readonly child: ChildProcess;
+  #waiting: Array<(r: WorkerReply) => void> = [];
+  constructor(script: string) {
+    this.child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (m: WorkerReply) => this.#waiting.shift()?.(m));
+  }
+  ask(req: WorkerRequest): Promise<WorkerReply> {
+    return new Promise((resolve) => {
+      this.#waiting.push(resolve);
+      this.child.send(req);
+    });
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function realSocketsMultiProcess(n: number, processes: number, broadcasts: number, profile: ProfileName = 'lan', steadyMs = 10_000): Promise<MultiProcResult> {
+  const script = fileURLToPath(new URL('./real-worker.js', import.meta.url));
+  const workers = Array.from({ length: processes }, () => new Worker(script));
+  const names = Array.from({ length: n }, (_, i) => `proc${i}`);
+  const nodeOf = (i: number): { name: string; host: string } => ({ name: names[i] as string, host: BENCH_HOSTS[i % BENCH_HOSTS.length] as string });
+  try {
+    const t0 = performance.now();
+    // Node 0 first (the seed), then everybody else joins through it.
+    const first = (await (workers[0] as Worker).ask({ cmd: 'start', nodes: [nodeOf(0)], seeds: [], profile })) as { addresses: string[] };
+    const seed = first.addresses[0] as string;
+    await Promise.all(
+      workers.map((w, p) => {
+        const mine = names.map((_, i) => i).filter((i) => i !== 0 && i % processes === p);
+        return w.ask({ cmd: 'start', nodes: mine.map(nodeOf), seeds: [seed], profile });
+      }),
+    );
+    let convergeMs = Infinity;
+    while (performance.now() - t0 < 120_000) {
+      const alive = await Promise.all(workers.map((w) => w.ask({ cmd: 'alive' })));
+      if (alive.every((a) => (a as { minAlive: number }).minAlive === n)) {
+        convergeMs = performance.now() - t0;
+        break;
+      }
+      await sleep(20);
+    }
+    const all: number[] = [];
+    let incomplete = 0;
+    for (let b = 0; b < broadcasts; b++) {
+      const origin = (b * 7) % n;
+      const tag = `mp-${b}`;
+      const { at } = (await (workers[origin % processes] as Worker).ask({ cmd: 'broadcast', name: names[origin] as string, tag })) as { at: number };
+      let done = Infinity;
+      const start = performance.now();
+      while (performance.now() - start < 10_000) {
+        const got = await Promise.all(workers.map((w) => w.ask({ cmd: 'received', tag })));
+        const times = got.flatMap((g) => (g as { times: number[] }).times);
+        if (times.length >= n - 1) {
+          done = Math.max(...times) - at;
+          break;
+        }
+        await sleep(10);
+      }
+      if (!Number.isFinite(done)) incomplete++;
+      all.push(done);
+      await sleep(300);
+    }
+    const stats = async (): Promise<[number, number, number]> => {
+      const s = (await Promise.all(workers.map((w) => w.ask({ cmd: 'stats' })))) as Array<{ bytes: number; packets: number; errors: number }>;
+      return [s.reduce((a, x) => a + x.bytes, 0), s.reduce((a, x) => a + x.packets, 0), s.reduce((a, x) => a + x.errors, 0)];
+    };
+    await sleep(3000);
+    const [b0, p0] = await stats();
+    const s0 = performance.now();
+    await sleep(steadyMs);
+    const [b1, p1, errors] = await stats();
+    const secs = (performance.now() - s0) / 1000;
+    return {
+      n,
+      processes,
+      convergeMs,
+      broadcasts,
+      allMedianMs: median(all),
+      allMaxMs: quantile(all, 1),
+      incomplete,
+      steadyBytesPerNodeSec: (b1 - b0) / n / secs,
+      steadyPacketsPerNodeSec: (p1 - p0) / n / secs,
+      sendErrors: errors,
+    };
+  } finally {
+    await Promise.all(workers.map((w) => (w.child.connected ? w.ask({ cmd: 'stop' }) : Promise.resolve())));
+  }
+}
