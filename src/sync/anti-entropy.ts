@@ -156,7 +156,8 @@ export class SyncSession {
       return this.handle(m);
     } catch (e) {
       if (isBasefsError(e)) return this.fail(e);
-      throw e;
+      // A bug reached by a peer's input must not take the node down: end this session, keep the cause.
+      return this.fail(err('IO', `internal error handling a frame: ${String(e)}`, e));
     }
   }
 
