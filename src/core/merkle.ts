@@ -54,6 +54,7 @@ export class MerkleTree {
   /** Add to a node found earlier with nodeFor (callers cache it per chain: no path walk per entry). */
   addAt(node: MerkleNode, entryHash: Hash): void {
     node.entries.push(entryHash);
+    // Invariant: a dirty node's ancestors are dirty, so the walk may stop at the first dirty one.
     for (let n: MerkleNode | null = node; n !== null && n.hash !== null; n = n.parent) n.hash = null;
   }
 
@@ -63,6 +64,8 @@ export class MerkleTree {
     for (const part of splitPath(path)) {
       let child = node.children.get(part);
       if (child === undefined) {
+        // A new child is born dirty: dirty its ancestors too, to keep the invariant addAt relies on.
+        for (let n: MerkleNode | null = node; n !== null && n.hash !== null; n = n.parent) n.hash = null;
         child = {
           name: part,
           nameBytes: Buffer.from(part),
