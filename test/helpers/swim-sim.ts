@@ -70,3 +70,11 @@ export function throwsCode(t: { ok(v: unknown, msg: string): unknown; fail(msg: 
   }
   t.fail(msg ?? `expected SwimError ${code}, nothing thrown`);
 }
+
+/**
+ * Every observer has reported `target` dead (an event, so it counts even after the entry was
+ * dropped again at gossip-to-the-dead: "dead at every node" need not hold at one instant).
+ */
+export function deadEverywhere(log: ReadonlyArray<{ node: string; type: string; member: string }>, observers: string[], target: string): boolean {
+  return observers.every((o) => log.some((e) => e.node === o && e.type === 'dead' && e.member === target));
+}

@@ -2,7 +2,7 @@
  * Probe paths (memberlist ProbeNode_*) and Lifeguard's health score, as seeded simulator scripts.
  */
 import t from 'tap';
-import { allSee, localSim, joinCluster, statusAt, testSeed, recordEvents } from '../helpers/swim-sim.ts';
+import { allSee, deadEverywhere, localSim, joinCluster, statusAt, testSeed, recordEvents } from '../helpers/swim-sim.ts';
 import { makeConfig } from '../../src/swim/config.ts';
 import { decodePacket } from '../../src/swim/codec.ts';
 import { Simulator } from '../../src/swim/sim/simulator.ts';
@@ -39,9 +39,10 @@ t.test('nack path: target crashed, helpers answer with nacks, health does not de
   const sim = localSim(testSeed(t, 103), { indirectChecks: 2 });
   joinCluster(sim, 5);
   sim.runFor(3000);
+  const log = recordEvents(sim);
   sim.crash('n1');
   const t0 = sim.now;
-  const got = sim.waitFor(() => ['n0', 'n2', 'n3', 'n4'].every((o) => statusAt(sim, o, 'n1') === 'dead'), 60_000, 100);
+  const got = sim.waitFor(() => deadEverywhere(log, ['n0', 'n2', 'n3', 'n4'], 'n1'), 60_000, 100);
   t.ok(got > 0, `dead everywhere after ${got - t0} ms`);
   const nacks = ['n0', 'n2', 'n3', 'n4'].reduce((a, n) => a + sim.node(n).stats().nacksReceived, 0);
   t.ok(nacks > 0, `${nacks} nacks received`);
