@@ -175,3 +175,25 @@ export function pump(
   }
   return { initiator, responder, wireBytes, frames };
 }
+
+/**
+ * Several sessions at once, deliveries interleaved one frame at a time across them (a node serving
+ * several peers while it initiates its own sessions: they share its log).
+ */
+export function pumpInterleaved(pairs: ReadonlyArray<[Replica, Replica]>, rng: Rng): Array<{ initiator: SyncSession; responder: SyncSession }> {
+  const runs = pairs.map(([a, b]) => {
+    const initiator = new SyncSession({ log: a.log, blocks: a.blocks, role: 'initiator', now: 0 });
+    const responder = new SyncSession({ log: b.log, blocks: b.blocks, role: 'responder', now: 0 });
+    responder.start(0);
+    const queue = initiator.start(0).send.map((frame) => ({ to: responder, back: initiator, frame }));
+    return { initiator, responder, queue };
+  });
+  for (;;) {
+    const live = runs.filter((r) => r.queue.length > 0);
+    if (live.length === 0) break;
+    const r = rng.pick(live);
+    const { to, back, frame } = r.queue.shift() as (typeof r.queue)[number];
+    for (const f of to.receive(frame, 0).send) r.queue.push({ to: back, back: to, frame: f });
+  }
+  return runs.map(({ initiator, responder }) => ({ initiator, responder }));
+}
