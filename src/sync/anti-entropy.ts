@@ -71,6 +71,11 @@ export interface SyncOptions {
   limits?: Partial<SyncLimits>;
   /** Blocks the caller already knows it lacks (files that were incomplete before this session). */
   missingBlocks?: Iterable<Hash>;
+  /**
+   * The filesystem to fetch into a log that has no genesis entry yet (`basefs get`): the only
+   * genesis accepted from the peer is the one that hashes to it. Defaults to the log's own id.
+   */
+  fsId?: Hash;
 }
 
 export interface SessionError {
@@ -102,6 +107,7 @@ export class SyncSession {
   private peerHello = false;
   private plan = new TurnPlan();
   private readonly walk: MerkleWalk;
+  private readonly fsId: Hash;
   /** Entries we asked for in our last turn and must receive in the peer's next one. */
   private wanted = new Map<string, Hash>();
   private blocksInFlight = new Map<string, Hash>();
@@ -116,6 +122,9 @@ export class SyncSession {
     this.blocks = opts.blocks;
     this.role = opts.role;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    if (opts.fsId === undefined && opts.log.size === 0) throw err('USAGE', 'an empty log needs the fsId to fetch');
+    this.fsId = opts.fsId ?? opts.log.id;
+    if (opts.log.size > 0 && !bytesEqual(this.fsId, opts.log.id)) throw err('USAGE', 'fsId is not this log\'s filesystem');
     this.walk = new MerkleWalk(opts.log, opts.role, this.limits.maxSummaryItems);
     this.startedAt = this.lastHeardAt = opts.now;
     this.blockWants = opts.blocks === null ? null : new BlockWants(new View(opts.log, opts.blocks), opts.blocks, opts.missingBlocks ?? []);
@@ -225,7 +234,7 @@ export class SyncSession {
   private onHello(m: Extract<Message, { type: 'hello' }>): void {
     if (this.peerHello) throw err('MALFORMED', 'second hello');
     if (m.version !== PROTOCOL_VERSION) throw err('NOT_SUPPORTED', `protocol version ${m.version}`);
-    if (!bytesEqual(m.fsId, this.log.id)) throw err('NOT_FOUND', 'the peer holds another filesystem');
+    if (!bytesEqual(m.fsId, this.fsId)) throw err('NOT_FOUND', 'the peer holds another filesystem');
     this.peerHello = true;
     if (this.role === 'responder') this.plan.helloReply = m.root;
   }
@@ -235,7 +244,10 @@ export class SyncSession {
     const stop = this.log.onAccept((nodes) => accepted.push(...nodes));
     let results;
     try {
-      results = this.log.ingestMany(batch);
+      // A genesis entry (zero parent) is only ever the one named by the filesystem id: a peer cannot
+      // plant another root in a log that does not have one yet (decodeEntry checks, BAD_HASH).
+      const expected = batch.map((b) => (isGenesisBytes(b) ? this.fsId : ANY_HASH));
+      results = this.log.ingestMany(batch, expected.includes(this.fsId) ? expected : undefined);
     } finally {
       stop();
     }
@@ -341,7 +353,7 @@ export class SyncSession {
   }
 
   private hello(): Message {
-    return { type: 'hello', version: PROTOCOL_VERSION, fsId: this.log.id, root: this.log.rootHash() };
+    return { type: 'hello', version: PROTOCOL_VERSION, fsId: this.fsId, root: this.log.rootHash() };
   }
 
   private send(messages: Message[]): Step {
@@ -368,4 +380,14 @@ export class SyncSession {
     if (this.error !== undefined) step.error = this.error;
     return step;
   }
+}
+
+/** Placeholder for "no expectation" in ingestMany's per-entry expected hashes. */
+const ANY_HASH = undefined as unknown as Hash;
+
+/** The parent field (entry.ts layout: bytes 1..33) is all zero only for a genesis entry. */
+function isGenesisBytes(b: Uint8Array): boolean {
+  if (b.length < 33) return false;
+  for (let i = 1; i < 33; i++) if (b[i] !== 0) return false;
+  return true;
 }

@@ -201,3 +201,40 @@ t.test('an ERROR from the peer ends the session as remote', async (t) => {
   t.equal(r.responder.failure?.code, 'CLOSED');
   t.equal(r.responder.failure?.remote, true);
 });
+
+/** Deliver frames between two started sessions until both are quiet. */
+function exchange(a: SyncSession, b: SyncSession, toB = (f: Uint8Array) => f, toA = (f: Uint8Array) => f): void {
+  b.start(0);
+  let framesToB = a.start(0).send;
+  while (framesToB.length > 0) {
+    const framesToA = framesToB.flatMap((f) => b.receive(toB(f), 0).send);
+    framesToB = framesToA.flatMap((f) => a.receive(toA(f), 0).send);
+  }
+}
+
+/** Rewrite the filesystem id in HELLO frames. */
+const helloAs = (fsId: Uint8Array) => (f: Uint8Array) => {
+  const m = decodeMessage(f);
+  return m.type === 'hello' ? encodeMessage({ ...m, fsId }) : f;
+};
+
+t.test('basefs get: a log with no genesis fetches the named filesystem, and no other root', async (t) => {
+  const { Log } = await import('../../src/core/log.ts');
+  const { liar: source } = pair();
+  const fresh = new Log(null);
+  const getter = new SyncSession({ log: fresh, blocks: null, role: 'initiator', now: 0, fsId: source.log.id });
+  exchange(getter, new SyncSession({ log: source.log, blocks: source.blocks, role: 'responder', now: 0 }));
+  t.equal(getter.failure, undefined);
+  t.equal(fresh.size, source.log.size);
+  t.equal(toHex(fresh.rootHash()), toHex(source.log.rootHash()));
+  // A peer answering with another filesystem's entries under our filesystem's id: BAD_HASH, nothing stored.
+  const other = newReplica(key(7));
+  const blank = new Log(null);
+  const victim = new SyncSession({ log: blank, blocks: null, role: 'initiator', now: 0, fsId: source.log.id });
+  const impostor = new SyncSession({ log: other.log, blocks: null, role: 'responder', now: 0 });
+  // The impostor answers to our id (the liar rewrites HELLO both ways), then sends its own genesis.
+  exchange(victim, impostor, helloAs(other.log.id), helloAs(source.log.id));
+  t.equal(victim.failure?.code, 'BAD_HASH');
+  t.equal(blank.size, 0, 'no foreign root planted');
+  t.throws(() => new SyncSession({ log: new Log(null), blocks: null, role: 'initiator', now: 0 }), { code: 'USAGE' });
+});
