@@ -36,7 +36,6 @@ import { blockMessages, entryMessages, subtreeMessages, wantMessages } from './s
 import { subtreeEntries } from './summary.ts';
 import { MerkleWalk, TurnPlan } from './walk.ts';
 import { SyncStats } from './stats.ts';
-import { invalidateAbove, invalidateStaleAncestors } from './merkle-repair.ts';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type Message } from './wire.ts';
 
 export type Role = 'initiator' | 'responder';
@@ -143,7 +142,6 @@ export class SyncSession {
     if (this.phase !== 'new') throw err('USAGE', 'session already started');
     this.phase = 'running';
     this.startedAt = this.lastHeardAt = now;
-    invalidateStaleAncestors(this.log.merkle);
     if (this.role === 'responder') return this.step([]);
     const out: Message[] = [this.hello()];
     // Blocks we already know we lack can be asked at once: they do not depend on the walk.
@@ -251,7 +249,6 @@ export class SyncSession {
     } finally {
       stop();
     }
-    invalidateAbove(this.log.merkle, accepted.map((n) => n.path)); // see merkle-repair.ts
     this.blockWants?.noteAccepted(accepted);
     this.stats.entriesReceived += batch.length;
     this.stats.entriesAccepted += accepted.length;
