@@ -259,7 +259,7 @@ t.test('locking', async (t) => {
   });
 
   const noBootId = !existsSync('/proc/sys/kernel/random/boot_id') && 'no boot id on this platform';
-  t.test('a lock from an earlier boot is taken over even if its pid is alive now', { skip: noBootId }, async (t) => {
+  t.test('a lock from an earlier boot is taken over even if its pid is alive now', { skip: noBootId }, async () => {
     writeFileSync(lockPath, `pid ${process.pid}\nboot 00000000-0000-0000-0000-000000000000\n`);
     const { log } = LogFile.open(path);
     log.close();

@@ -131,7 +131,6 @@ const SMALL_ORDER = [
   'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
 ].map(fromHex);
 const TORSION = SMALL_ORDER.map((e) => Point.fromBytes(e));
-const ORDER_8 = TORSION[6]!;
 
 // A fixed signer for the crafted cases.
 const a = 0x1234567890abcdef1234567890abcdef1234567890abcdefn;

@@ -9,7 +9,7 @@ import { SyncSession } from '../../src/sync/anti-entropy.ts';
 import { summaryHash } from '../../src/sync/summary.ts';
 import { decodeMessage, encodeMessage, MAX_FRAME_BYTES, type Message } from '../../src/sync/wire.ts';
 import { key } from '../helpers/fs.ts';
-import { cloneReplica, emptyReplica, newReplica, pump, snapshot, type Replica, type Tamper } from '../helpers/sync-pair.ts';
+import { cloneReplica, emptyReplica, newReplica, pump, type Replica, type Tamper } from '../helpers/sync-pair.ts';
 
 const enc = new TextEncoder();
 
