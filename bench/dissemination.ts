@@ -243,7 +243,7 @@ async function main(): Promise<void> {
     ),
   );
   out.push('');
-  out.push('False deaths of live nodes, N = 50 (the simulator\'s streams are lossless: with the fallback on, a TCP ping always gets through)');
+  out.push('False deaths of live nodes, N = 50 (a stream across a lossy link fails with the link\'s loss, per attempt)');
   out.push(
     textTable(
       ['loss', 'TCP fallback', 'simulated', 'false deaths', 'suspect events (all observers)', 'refutations'],

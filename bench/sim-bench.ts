@@ -291,7 +291,7 @@ export function crashDetection(n: number, runs: number, seed: number): CrashPoin
 export interface FalseDeathPoint {
   n: number;
   loss: number;
-  /** The simulator's streams are lossless, so with the TCP fallback on a probe almost never fails. */
+  /** TCP fallback pings on; they fail with the link's loss like push-pull streams (simulator). */
   tcpFallback: boolean;
   simulatedMinutes: number;
   runs: number;

@@ -81,3 +81,45 @@ t.test('crash and restart: a fresh state machine under the same name', async (t)
   sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
   t.ok(allSee(sim, names, names, 'alive'));
 });
+
+t.test('streams across a lossy link fail at the link loss rate, after at most about a second', async (t) => {
+  // Push-pull every second so there are many streams; every datagram and stream attempt sees 30%.
+  const sim = localSim(testSeed(t, 504), { pushPullIntervalMs: 1000 }, { loss: 0.3 });
+  const names = joinCluster(sim, 5);
+  const replies: Array<{ ok: boolean; after: number }> = [];
+  // Watch stream outcomes from outside: wrap one node's receiveStreamReply.
+  const n0 = sim.node('n0');
+  const opened = new Map<number, number>();
+  const origReply = n0.receiveStreamReply.bind(n0);
+  n0.receiveStreamReply = (id, data, now) => {
+    const at = opened.get(id);
+    if (at !== undefined) replies.push({ ok: data !== null, after: now - at });
+    opened.delete(id);
+    return origReply(id, data, now);
+  };
+  const origTick = n0.tick.bind(n0);
+  const track = (out: ReturnType<typeof origTick>): typeof out => {
+    for (const s of out.streams) opened.set(s.id, sim.now);
+    return out;
+  };
+  n0.tick = (now) => track(origTick(now));
+  sim.runFor(300_000);
+  let open = 0;
+  let failed = 0;
+  for (const n of names) {
+    open += sim.counters(n).streamsOpened;
+    failed += sim.counters(n).streamsFailed;
+  }
+  const share = failed / open;
+  t.ok(share > 0.25 && share < 0.35, `${failed} of ${open} streams failed (${(share * 100).toFixed(1)}%)`);
+  const bad = replies.filter((r) => !r.ok);
+  t.ok(replies.length > 100, `${replies.length} stream outcomes seen at n0`);
+  t.ok(bad.length > 0.2 * replies.length, `n0 saw ${bad.length} failures of ${replies.length}`);
+  t.ok(bad.every((r) => r.after <= 1000), 'a failure is reported within the connect delay (1 s)');
+
+  // No loss, no failures.
+  const clean = localSim(testSeed(t, 505), { pushPullIntervalMs: 1000 });
+  const cn = joinCluster(clean, 5);
+  clean.runFor(60_000);
+  t.equal(cn.reduce((a, n) => a + clean.counters(n).streamsFailed, 0), 0, 'a lossless link never breaks a stream');
+});

@@ -69,6 +69,18 @@ export class Network {
     return this.delay(link);
   }
 
+  /**
+   * Whether a stream connection attempt from → to fails on a lossy link: with probability equal to
+   * the link's datagram loss, per attempt (a lossy path loses SYNs and segments too; TCP's own
+   * retransmission hides some of that, but a connect that sees loss waits out its ~1 s SYN
+   * timeout, which is as long as a probe's fallback deadline). No draw on a lossless link, so
+   * runs without loss keep their random sequence.
+   */
+  streamFails(from: number, to: number): boolean {
+    const loss = this.link(from, to)?.loss ?? this.loss;
+    return loss > 0 && this.rng.next() < loss;
+  }
+
   private sameGroup(a: number, b: number): boolean {
     return (this.groups[a] ?? 0) === (this.groups[b] ?? 0);
   }

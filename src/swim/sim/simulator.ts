@@ -25,8 +25,11 @@
  *   sim.setInboundDelay('a', ms)        // a slow receive path: inbound processed ms late, timers on time
  *   sim.crash('a');  sim.restart('a', { persistedIncarnation, address, seeds })
  *
- * Streams (push-pull, TCP fallback pings) are reliable and not subject to `loss`, but a partition or
- * `blockTcp` makes them time out, and a crashed target refuses them after one round trip.
+ * Streams (push-pull, TCP fallback pings): a stream opened across a link with loss p fails with
+ * probability p per attempt (the requester gets receiveStreamReply(id, null) after
+ * min(timeout, STREAM_FAIL_MS = 1 s), as a TCP connect that lost its SYN); otherwise it is
+ * reliable. A partition or `blockTcp` makes it time out, and a crashed target refuses it after one
+ * round trip.
  * For large N, bootstrapCluster() (bootstrap.ts) builds nodes that already know each other.
  *
  * Cost (2-core machine, LAN profile): about 150,000 to 200,000 events per wall-clock second; 10,000
@@ -64,6 +67,8 @@ export interface NodeCounters {
   /** Datagrams lost on the way (loss, partition, crashed or unknown target). */
   packetsDropped: number;
   streamsOpened: number;
+  /** Streams this node opened that a lossy link broke (see Network.streamFails). */
+  streamsFailed: number;
   streamBytesSent: number;
   streamBytesReceived: number;
   /** Input the node rejected with a SwimError. */
@@ -99,6 +104,8 @@ const STREAM_REQUEST = 2;
 const STREAM_REPLY = 3;
 const STALL_START = 4;
 const STALL_END = 5;
+/** How long a connection broken by loss takes to fail (a TCP SYN retransmission timeout). */
+export const STREAM_FAIL_MS = 1000;
 
 interface SimEvent {
   at: number;
@@ -119,7 +126,7 @@ interface SimEvent {
 
 function zeroCounters(): NodeCounters {
   return {
-    packetsSent: 0, bytesSent: 0, packetsReceived: 0, bytesReceived: 0, packetsDropped: 0, streamsOpened: 0,
+    packetsSent: 0, bytesSent: 0, packetsReceived: 0, bytesReceived: 0, packetsDropped: 0, streamsOpened: 0, streamsFailed: 0,
     streamBytesSent: 0, streamBytesReceived: 0, malformed: 0, maxPacketBytes: 0,
   };
 }
@@ -474,7 +481,12 @@ export class Simulator {
       const dst = this.byAddress.get(s.to);
       const delay = dst ? this.network.stream(st.idx, dst.idx) : -1;
       const timeoutAt = this.now + s.timeoutMs;
-      if (dst && delay >= 0 && !dst.crashed) {
+      if (dst && delay >= 0 && !dst.crashed && this.network.streamFails(st.idx, dst.idx)) {
+        // A lossy link broke the connection: the requester sees a failure after a TCP-connect-like
+        // delay, or at its own deadline if that comes first.
+        c.streamsFailed++;
+        this.push(STREAM_REPLY, this.now + Math.min(s.timeoutMs, STREAM_FAIL_MS), st, st.life, s.to, null, s.id, null, 0);
+      } else if (dst && delay >= 0 && !dst.crashed) {
         this.push(STREAM_REQUEST, this.now + delay, dst, dst.life, st.address, s.data, s.id, st, st.life);
       } else if (dst && delay >= 0) {
         // A crashed process: connection refused after one round trip.
