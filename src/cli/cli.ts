@@ -11,6 +11,7 @@ import { Cli, type BaseContext } from 'clipanion';
 import { reportError, type ErrorObserver } from './base.ts';
 import { BootstrapCommand } from './commands/bootstrap.ts';
 import { COMING_COMMANDS } from './commands/coming.ts';
+import { InstallserfCommand } from './commands/installserf.ts';
 import { GenkeyCommand } from './commands/genkey.ts';
 import { HelpCommand, VersionCommand } from './commands/help.ts';
 import { KeysCommand } from './commands/keys.ts';
@@ -31,6 +32,7 @@ export const COMMANDS = [
   RevertCommand,
   HelpCommand,
   VersionCommand,
+  InstallserfCommand,
   ...COMING_COMMANDS,
 ];
 

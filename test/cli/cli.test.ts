@@ -430,8 +430,17 @@ t.test('write commands take the lock; read commands do not', async (t) => {
   t.equal((await run(['list'], env)).code, 0);
 });
 
-const ALL = ['genkey', 'keys', 'bootstrap', 'list', 'show', 'grant', 'revoke', 'revert', 'help'];
-const COMING = ['mount', 'run', 'get', 'blocks', 'members', 'serf', 'installserf', 'resources', 'unmount'];
+const ALL = ['genkey', 'keys', 'bootstrap', 'list', 'show', 'grant', 'revoke', 'revert', 'installserf', 'help'];
+const COMING = ['mount', 'run', 'get', 'blocks', 'members', 'serf', 'resources', 'unmount'];
+
+t.test('installserf explains that gossip is built in and succeeds', async (t) => {
+  for (const argv of [['installserf'], ['installserf', '/usr/local/bin/']]) {
+    const r = await run(argv, envFor(t.testdir()));
+    t.equal(r.code, 0);
+    t.match(r.stdout, /built-in SWIM gossip/);
+    t.equal(r.stderr, '');
+  }
+});
 
 t.test('help lists every command; every command has --help with examples', async (t) => {
   const env = envFor(t.testdir());

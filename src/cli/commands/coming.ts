@@ -71,11 +71,6 @@ export class SerfCommand extends ComingCommand {
   static override usage = usage('Node (coming)', "send a Serf-style agent command to a running node", 'serf myfs members', NETWORK_RELEASE);
 }
 
-export class InstallserfCommand extends ComingCommand {
-  static override paths = [['installserf']];
-  static override usage = usage('Node (coming)', 'kept for compatibility: gossip is built in', 'installserf', NETWORK_RELEASE);
-}
-
 export class ResourcesCommand extends ComingCommand {
   static override paths = [['resources']];
   static override usage = usage('Node (coming)', 'show the resource use of a running node', 'resources myfs', NETWORK_RELEASE);
@@ -88,7 +83,6 @@ export const COMING_COMMANDS = [
   BlocksCommand,
   MembersCommand,
   SerfCommand,
-  InstallserfCommand,
   ResourcesCommand,
   UnmountCommand,
 ];
