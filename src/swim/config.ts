@@ -16,8 +16,15 @@ export interface SwimConfig {
   suspicionMult: number;
   /** Suspicion maximum = suspicionMaxTimeoutMult × minimum. */
   suspicionMaxTimeoutMult: number;
-  /** A broadcast retires after retransmitMult × ceil(log10(N+1)) transmits. */
+  /** A broadcast retires after retransmitMult × ceil(log10(N+1)) transmits... */
   retransmitMult: number;
+  /**
+   * ...but never before this many (a floor for small groups: with the Local profile's multiplier
+   * of 2, 2 transmits at N < 10, gossip alone missed a node in 75 of 300 broadcasts at N = 5).
+   * 4 only raises the Local profile below N = 10; LAN and WAN already give 4 there, so their
+   * limits stay memberlist's. 0 disables the floor.
+   */
+  minRetransmits: number;
   gossipIntervalMs: number;
   /** Fanout of each gossip tick. */
   gossipNodes: number;
@@ -70,6 +77,7 @@ export function lanConfig(): SwimConfig {
     suspicionMult: 4,
     suspicionMaxTimeoutMult: 6,
     retransmitMult: 4,
+    minRetransmits: 4,
     gossipIntervalMs: 200,
     gossipNodes: 3,
     gossipToTheDeadMs: 30 * SECOND,
@@ -140,6 +148,9 @@ export function makeConfig(profile: ProfileName = 'lan', overrides: Partial<Swim
       throw new SwimError('BAD_ARGUMENT', `config.${k} must be a positive number, got ${String(v)}`);
     }
   }
+  if (!(Number.isInteger(c.minRetransmits) && c.minRetransmits >= 0)) {
+    throw new SwimError('BAD_ARGUMENT', 'config.minRetransmits must be a non-negative integer');
+  }
   if (c.probeTimeoutMs >= c.probeIntervalMs) {
     throw new SwimError('BAD_ARGUMENT', 'config.probeTimeoutMs must be shorter than probeIntervalMs');
   }
@@ -156,10 +167,13 @@ export function makeConfig(profile: ProfileName = 'lan', overrides: Partial<Swim
   return c;
 }
 
-/** memberlist util.go retransmitLimit: mult × ceil(log10(n + 1)). */
-export function retransmitLimit(retransmitMult: number, n: number): number {
+/**
+ * memberlist util.go retransmitLimit, mult × ceil(log10(n + 1)), raised to `floor` where it is
+ * lower (small groups; see SwimConfig.minRetransmits).
+ */
+export function retransmitLimit(retransmitMult: number, n: number, floor = 0): number {
   const nodeScale = Math.ceil(Math.log10(Math.max(0, n) + 1));
-  return retransmitMult * nodeScale;
+  return Math.max(retransmitMult * nodeScale, floor);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * The transmit-limited broadcast queue (memberlist queue.go). Each queued message is handed out
- * until it has been transmitted retransmitMult × ceil(log10(N+1)) times, piggybacked on pings and
+ * until it has been transmitted retransmitMult × ceil(log10(N+1)) times (at least minRetransmits,
+ * a floor for small groups), piggybacked on pings and
  * acks or sent by the gossip loop. Selection order, as in memberlist: fewest transmits first, then
  * the largest message that still fits, then the newest. A message with the same key as a queued one
  * replaces it (an alive at incarnation 2 kills a queued suspect at 1).
@@ -23,11 +24,13 @@ export class BroadcastQueue {
   private readonly retransmitMult: number;
   private readonly numNodes: () => number;
   private readonly maxDepth: number;
+  private readonly minTransmits: number;
   /** Messages dropped by the depth bound (Serf's "queue depth exceeds limit"). */
   dropped = 0;
 
-  constructor(retransmitMult: number, numNodes: () => number, maxDepth = 4096) {
+  constructor(retransmitMult: number, numNodes: () => number, maxDepth = 4096, minTransmits = 0) {
     this.retransmitMult = retransmitMult;
+    this.minTransmits = minTransmits;
     this.numNodes = numNodes;
     this.maxDepth = maxDepth;
   }
@@ -59,7 +62,7 @@ export class BroadcastQueue {
     if (this.byKey.size === 0) return [];
     this.sort();
     const out: Uint8Array[] = [];
-    const max = retransmitLimit(this.retransmitMult, this.numNodes());
+    const max = retransmitLimit(this.retransmitMult, this.numNodes(), this.minTransmits);
     let used = 0;
     let retired = false;
     for (const item of this.sorted) {

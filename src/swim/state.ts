@@ -106,7 +106,7 @@ export class MembershipCore {
     this.random = o.random;
     this.clusterSizeHint = o.clusterSizeHint;
     this.awareness = new Awareness(o.config.awarenessMaxMultiplier, o.config.lifeguard);
-    this.queue = new BroadcastQueue(o.config.retransmitMult, () => this.numNodes(), o.config.maxQueueDepth);
+    this.queue = new BroadcastQueue(o.config.retransmitMult, () => this.numNodes(), o.config.maxQueueDepth, o.config.minRetransmits);
     this.self = new Member(o.name, o.address, 'alive', o.incarnation, o.meta, 0);
     this.table.add(this.self, o.random);
   }
@@ -407,6 +407,6 @@ export class MembershipCore {
   }
 
   retransmitLimit(): number {
-    return retransmitLimit(this.config.retransmitMult, this.numNodes());
+    return retransmitLimit(this.config.retransmitMult, this.numNodes(), this.config.minRetransmits);
   }
 }

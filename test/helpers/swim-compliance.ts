@@ -105,8 +105,8 @@ export function runSwimCompliance(tap: SuiteTest, makeHarness: () => Promise<Com
     const others = nodes.filter((n) => n !== origin);
     const got = (n: ComplianceNode): number =>
       n.received.filter((r) => r.from === origin.name && dec.decode(r.payload) === 'entry-42').length;
-    // Gossip delivers in well under a second; a node it misses (the Local profile's retransmit
-    // multiplier of 2 leaves one out in about 1 run in 10 at N = 5) gets it from push-pull, every
+    // Gossip delivers in well under a second; a node it misses (about 1 run in 100 at N = 5 with
+    // the floor of 4 transmits, 1 in 4 without it) gets it from push-pull, every
     // 15 s on the Local profile: 40 s covers two of those intervals.
     await h.waitFor(() => others.every((n) => got(n) >= 1), 'payload at every other node', 40_000);
     await h.pass(2_000);

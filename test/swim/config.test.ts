@@ -29,6 +29,15 @@ t.test('retransmit limit: mult × ceil(log10(N+1))', async (t) => {
     t.equal(retransmitLimit(2, n), local, `Local N=${n}`);
   }
   t.equal(retransmitLimit(4, 0), 0);
+  // The small-group floor (minRetransmits, 4 by default) only raises what the formula gives less.
+  const floor = lanConfig().minRetransmits;
+  t.equal(floor, 4);
+  t.equal(localConfig().minRetransmits, 4);
+  for (const [n, lan, local] of table) {
+    t.equal(retransmitLimit(4, n, floor), lan, `LAN N=${n}: unchanged`);
+    t.equal(retransmitLimit(2, n, floor), Math.max(local, 4), `Local N=${n}: at least 4`);
+  }
+  t.throws(() => makeConfig('lan', { minRetransmits: -1 }));
 });
 
 t.test('suspicion minimum and maximum (swim.md §1.3 table)', async (t) => {
