@@ -18,7 +18,7 @@ import { ACTION, decodeEntry, decodeTrustedEntry, isGenesis, signatureInput, ver
 import { checkContent } from './content.ts';
 import { GrantIndex, PendingPool } from './admission.ts';
 import { HASH_BYTES, toHex, type Hash } from './hash.ts';
-import { MerkleTree, type MerkleNode } from './merkle.ts';
+import { MerkleTree } from './merkle.ts';
 import { Resolver } from './resolve.ts';
 import { Tree, type Node } from './tree.ts';
 import { checkPublicKey } from './verify.ts';
@@ -247,7 +247,7 @@ export class Log {
     const node = this.tree.insert(entry, placement);
     const chain = node.chain;
     chain.merkle ??= this.merkle.nodeFor(node.path);
-    this.merkle.addAt(chain.merkle as MerkleNode, entry.hash);
+    this.merkle.addAt(chain.merkle, entry.hash);
     if (node.kind === 'perm') {
       this.resolver.permVersion++;
       if (entry.action === ACTION.GRANT) this.grants.addGrant(toHex(entry.content), node.path);

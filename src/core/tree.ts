@@ -17,6 +17,7 @@
 import { err } from './errors.ts';
 import { ACTION, isGenesis, type Entry } from './entry.ts';
 import { toHex } from './hash.ts';
+import type { MerkleNode } from './merkle.ts';
 import { baseName, checkName, joinPath } from './paths.ts';
 
 /** What a path is after an entry: what may follow it is decided by this. */
@@ -62,8 +63,8 @@ export class Chain {
   size = 0;
   /** Bumped on every insert; resolve.ts caches on it. */
   version = 0;
-  /** The Merkle tree node of this chain's path, cached by the log (opaque here). */
-  merkle: unknown = null;
+  /** The Merkle tree node of this chain's path, cached by the log so adds skip the path walk. */
+  merkle: MerkleNode | null = null;
   readonly kind: 'content' | 'perm';
   readonly path: string;
   /** The MKDIR this chain hangs from: the parent directory (content) or the directory itself (perm). */
