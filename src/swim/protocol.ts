@@ -13,12 +13,13 @@
  * with one random alive member; reconnect every reconnectInterval to a dead member, a recently
  * removed one or an unseen seed, with probability (candidates / alive) as Serf, so partitions heal
  * without a manual join. Locally created news (refutation, own suspicion, death, metadata, leave,
- * user broadcast) is also pushed at once instead of waiting for the next gossip tick.
+ * user broadcast) is also pushed at once instead of waiting for the next gossip tick; a leave is
+ * moreover sent once directly to every member believed alive.
  *
  * Incarnation: pass `persistedIncarnation` (the last value of incarnation()) on restart; the node
  * starts one above it, so its join outbids every record others hold about its previous run.
  */
-import { MAX_NAME_LENGTH, decodePacket, decodeStream, encodeMessage } from './codec.ts';
+import { MAX_NAME_LENGTH, decodePacket, decodeStream, encodeCompound, encodeMessage } from './codec.ts';
 import type { PacketMsg } from './codec.ts';
 import { makeConfig, pushPullScale } from './config.ts';
 import type { SwimConfig } from './config.ts';
@@ -179,7 +180,15 @@ export class SwimNode implements SwimStateMachine {
     c.begin(now);
     if (c.leaving) return this.end();
     c.leaving = true;
-    c.handleDead({ type: 'dead', incarnation: c.self.incarnation, node: this.name, from: this.name }, now);
+    const msg = { type: 'dead', incarnation: c.self.incarnation, node: this.name, from: this.name } as const;
+    c.handleDead(msg, now);
+    // Besides the broadcast queue (retransmit-limited, a few random targets per tick), tell every
+    // member we believe alive once, directly: a peer that misses the leave under loss would see
+    // us go silent and declare us dead instead of left. One small datagram per member, once.
+    const direct = encodeCompound([encodeMessage(msg)]);
+    c.table.forEach((m) => {
+      if (m !== c.self && (m.status === 'alive' || m.status === 'suspect')) c.sendRaw(m.address, direct);
+    });
     c.pushPending = true;
     return this.end();
   }

@@ -341,15 +341,26 @@ export class MembershipCore {
       return;
     }
     this.suspicions.delete(m.name);
-    if (isDeadOrLeft(m.status)) return;
+    // A node that declares itself dead has left gracefully.
+    const left = d.node === d.from;
+    if (isDeadOrLeft(m.status)) {
+      // Its own word that it left corrects our verdict that it failed (Serf turns a failed member
+      // into a left one on a leave intent; memberlist keeps "dead"): a peer that missed the leave
+      // and declared the silent node dead learns the truth from gossip or the next push-pull.
+      if (left && m.status === 'dead' && m !== this.self) {
+        this.enqueue(m.name, encodeMessage(d));
+        m.incarnation = d.incarnation;
+        this.table.setStatus(m, 'left', now);
+        this.emit({ type: 'leave', member: m.info() });
+      }
+      return;
+    }
     if (m === this.self && !this.leaving) {
       this.refute(d.incarnation, now);
       return;
     }
     this.enqueue(m.name, encodeMessage(d));
     m.incarnation = d.incarnation;
-    // A node that declares itself dead has left gracefully.
-    const left = d.node === d.from;
     this.table.setStatus(m, left ? 'left' : 'dead', now);
     if (m !== this.self) this.emit({ type: left ? 'leave' : 'dead', member: m.info() });
   }

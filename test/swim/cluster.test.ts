@@ -260,3 +260,33 @@ import { encodeMessage } from '../../src/swim/codec.ts';
 function suspectBytes(incarnation: number, node: string, from: string): Uint8Array {
   return encodeMessage({ type: 'suspect', incarnation, node, from });
 }
+
+t.test('graceful leave under loss: every peer ends with left, not dead', async (t) => {
+  // The leaver keeps running 500 ms after leave(), then exits (the runtime's close({ leave: true })).
+  // A peer that missed the leave suspects the silent node and declares it dead. The leave is sent
+  // directly to every member as well as queued, and a later leave corrects a dead verdict (Serf).
+  const seed = testSeed(t, 213);
+  const runs = 100;
+  for (const loss of [0.1, 0.2]) {
+    let wrong = 0;
+    let transient = 0;
+    for (let r = 0; r < runs; r++) {
+      const sim = localSim(seed + r * 7919);
+      const names = joinCluster(sim, 16);
+      sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+      sim.loss = loss;
+      sim.runFor(1000);
+      const log = recordEvents(sim);
+      sim.leave('n3');
+      sim.runFor(500);
+      sim.crash('n3');
+      sim.runFor(40_000); // covers two push-pull intervals (15 s, Local)
+      const verdicts = names.filter((n) => n !== 'n3').map((o) =>
+        log.filter((e) => e.node === o && e.member === 'n3' && (e.type === 'dead' || e.type === 'leave')).map((e) => e.type));
+      if (verdicts.some((v) => v[v.length - 1] !== 'leave')) wrong++;
+      if (verdicts.some((v) => v.includes('dead'))) transient++;
+    }
+    t.comment(`loss ${loss * 100}%: a peer ended with dead (or nothing) in ${wrong} of ${runs} runs; said dead before left in ${transient}`);
+    t.equal(wrong, 0, `every peer's last verdict is left at ${loss * 100}% loss`);
+  }
+});

@@ -76,10 +76,14 @@ t.test('alive about ourselves with the same incarnation but other metadata is re
   t.equal(n.incarnation(), 2);
 });
 
-t.test('dead vs left: the first wins, a node declaring itself dead has left', async (t) => {
+t.test('dead vs left: a node declaring itself dead has left; its own leave corrects a dead verdict, never the reverse', async (t) => {
   const n = mk();
   t.same(events(feed(n, { type: 'dead', incarnation: 1, node: 'b', from: 'c' })), ['dead:b@1']);
-  t.same(events(feed(n, { type: 'dead', incarnation: 1, node: 'b', from: 'b' })), [], 'already dead');
+  // memberlist keeps the first verdict; we follow Serf, which turns a failed member into a left
+  // one when its leave arrives (a peer that missed the leave under loss declared it dead).
+  t.same(events(feed(n, { type: 'dead', incarnation: 1, node: 'b', from: 'b' })), ['leave:b@1'], 'dead, then its own leave: left');
+  t.equal(n.member('b')?.status, 'left');
+  t.same(events(feed(n, { type: 'dead', incarnation: 0, node: 'b', from: 'b' })), [], 'an older leave changes nothing');
   t.same(events(feed(n, { type: 'dead', incarnation: 1, node: 'c', from: 'c' })), ['leave:c@1']);
   t.equal(n.member('c')?.status, 'left');
   t.same(events(feed(n, { type: 'dead', incarnation: 2, node: 'c', from: 'b' })), [], 'left stays left');
