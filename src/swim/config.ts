@@ -28,8 +28,20 @@ export interface SwimConfig {
   gossipIntervalMs: number;
   /** Fanout of each gossip tick. */
   gossipNodes: number;
-  /** Dead members still receive gossip for this long, so a wrongly killed node can refute. */
+  /**
+   * Dead members still receive gossip for this long, so a wrongly killed node can refute. After
+   * it the protocol forgets them as memberlist does (they no longer count in N, travel in
+   * push-pull or block a rejoin), but they stay listed in members() for their retention.
+   */
   gossipToTheDeadMs: number;
+  /**
+   * How long a failed member stays listed in members() (as "dead") after its death, so
+   * `basefs members` shows it and slow observers agree; Serf reaps failed members after 24 h
+   * (its reconnect timeout). Never shorter than gossipToTheDeadMs.
+   */
+  deadRetentionMs: number;
+  /** The same for a member that left gracefully (it went away on purpose): reaped sooner. */
+  leftRetentionMs: number;
   /** Base push-pull interval, scaled up with log2 N past 32 members (pushPullScale). 0 disables. */
   pushPullIntervalMs: number;
   /** Deadline for stream exchanges (push-pull, join). */
@@ -81,6 +93,8 @@ export function lanConfig(): SwimConfig {
     gossipIntervalMs: 200,
     gossipNodes: 3,
     gossipToTheDeadMs: 30 * SECOND,
+    deadRetentionMs: 24 * 3600 * SECOND,
+    leftRetentionMs: 3600 * SECOND,
     pushPullIntervalMs: 30 * SECOND,
     tcpTimeoutMs: 10 * SECOND,
     awarenessMaxMultiplier: 8,
@@ -147,6 +161,9 @@ export function makeConfig(profile: ProfileName = 'lan', overrides: Partial<Swim
     if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
       throw new SwimError('BAD_ARGUMENT', `config.${k} must be a positive number, got ${String(v)}`);
     }
+  }
+  for (const k of ['deadRetentionMs', 'leftRetentionMs'] as const) {
+    if (!(c[k] >= 0)) throw new SwimError('BAD_ARGUMENT', `config.${k} must be a non-negative number`);
   }
   if (!(Number.isInteger(c.minRetransmits) && c.minRetransmits >= 0)) {
     throw new SwimError('BAD_ARGUMENT', 'config.minRetransmits must be a non-negative integer');

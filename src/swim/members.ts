@@ -15,6 +15,13 @@ export class Member {
   meta: Uint8Array;
   /** Driver time of the last status change seen locally. */
   changedAt: number;
+  /**
+   * Dead or left for longer than gossip-to-the-dead: memberlist would have removed it. It stays
+   * in the table only for display (members(), `basefs members`) until its retention ends; the
+   * protocol treats it as unknown (not counted in N, not sent in push-pull, no accusations, and
+   * an alive for its name is a fresh join).
+   */
+  retired = false;
 
   constructor(name: string, address: Address, status: MemberStatus, incarnation: number, meta: Uint8Array, changedAt: number) {
     this.name = name;
@@ -59,6 +66,8 @@ export class MemberTable {
   private order: Member[] = [];
   private probeIndex = 0;
   private deadOrLeft = 0;
+  private retiredCount = 0;
+  private retiredLeftCount = 0;
 
   get size(): number {
     return this.byName.size;
@@ -67,6 +76,16 @@ export class MemberTable {
   /** Members currently dead or left (still in the table). */
   get numDeadOrLeft(): number {
     return this.deadOrLeft;
+  }
+
+  /** Members kept only for display (see Member.retired). */
+  get numRetired(): number {
+    return this.retiredCount;
+  }
+
+  /** Retired members that left (not failed). */
+  get numRetiredLeft(): number {
+    return this.retiredLeftCount;
   }
 
   get(name: string): Member | undefined {
@@ -104,20 +123,30 @@ export class MemberTable {
     const is = isDeadOrLeft(status);
     if (was && !is) this.deadOrLeft--;
     if (!was && is) this.deadOrLeft++;
+    this.unretire(m);
     m.status = status;
     m.changedAt = now;
   }
 
+  private unretire(m: Member): void {
+    if (!m.retired) return;
+    m.retired = false;
+    this.retiredCount--;
+    if (m.status === 'left') this.retiredLeftCount--;
+  }
+
   /**
    * The next member to probe, round-robin, skipping `self` and dead or left members. At each
-   * wrap-around the order is reshuffled and members dead or left for longer than `dropAfterMs`
-   * are removed; removed members are passed to `onRemove`.
+   * wrap-around the order is reshuffled, members dead or left for longer than `retireAfterMs` are
+   * retired (kept for display only), and those past their retention (`keepMs(m)`, never less than
+   * `retireAfterMs`) are removed and passed to `onRemove`.
    */
-  nextProbeTarget(self: string, random: Random, now: number, dropAfterMs: number, onRemove: (m: Member) => void): Member | undefined {
+  nextProbeTarget(self: string, random: Random, now: number, retireAfterMs: number, onRemove: (m: Member) => void,
+    keepMs: (m: Member) => number = () => retireAfterMs): Member | undefined {
     let checked = 0;
     while (checked < this.order.length) {
       if (this.probeIndex >= this.order.length) {
-        this.resetOrder(self, random, now, dropAfterMs, onRemove);
+        this.resetOrder(self, random, now, retireAfterMs, keepMs, onRemove);
         if (this.order.length === 0) return undefined;
         checked = 0;
       }
@@ -131,17 +160,27 @@ export class MemberTable {
     return undefined;
   }
 
-  private resetOrder(self: string, random: Random, now: number, dropAfterMs: number, onRemove: (m: Member) => void): void {
+  private resetOrder(self: string, random: Random, now: number, retireAfterMs: number, keepMs: (m: Member) => number,
+    onRemove: (m: Member) => void): void {
     this.probeIndex = 0;
     const kept: Member[] = [];
     for (const m of this.order) {
-      if (m.name !== self && isDeadOrLeft(m.status) && now - m.changedAt > dropAfterMs) {
-        this.byName.delete(m.name);
-        this.deadOrLeft--;
-        onRemove(m);
-      } else {
-        kept.push(m);
+      const age = now - m.changedAt;
+      if (m.name !== self && isDeadOrLeft(m.status) && age > retireAfterMs) {
+        if (age > Math.max(retireAfterMs, keepMs(m))) {
+          this.unretire(m);
+          this.byName.delete(m.name);
+          this.deadOrLeft--;
+          onRemove(m);
+          continue;
+        }
+        if (!m.retired) {
+          m.retired = true;
+          this.retiredCount++;
+          if (m.status === 'left') this.retiredLeftCount++;
+        }
       }
+      kept.push(m);
     }
     for (let i = kept.length - 1; i > 0; i--) {
       const j = Math.floor(random.next() * (i + 1));

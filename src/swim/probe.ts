@@ -55,10 +55,11 @@ export class Prober {
   probe(now: number): void {
     const c = this.core;
     if (this.current && !this.current.done) this.decide(this.current, now);
-    const target = c.table.nextProbeTarget(c.name, c.random, now, c.config.gossipToTheDeadMs, (m) => {
+    const cfg = c.config;
+    const target = c.table.nextProbeTarget(c.name, c.random, now, cfg.gossipToTheDeadMs, (m) => {
       // Failed members stay reconnect candidates (partition healing); members that left do not.
       if (m.status === 'dead') c.tombstones.set(m.name, { address: m.address, at: m.changedAt });
-    });
+    }, (m) => (m.status === 'left' ? cfg.leftRetentionMs : cfg.deadRetentionMs));
     if (!target) return;
     this.probeNode(target, now);
   }

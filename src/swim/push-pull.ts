@@ -93,10 +93,11 @@ export class AntiEntropy {
     for (const [name, t] of c.tombstones) {
       if (now - t.at > c.config.reconnectTimeoutMs) c.tombstones.delete(name);
     }
-    const dead = c.table.numDeadOrLeft;
+    // Dead and left members not yet retired, and failed ones retired (memberlist's tombstones).
+    const dead = c.table.numDeadOrLeft - c.table.numRetiredLeft;
     const estimate = dead + c.tombstones.size + this.seeds.length;
     if (estimate === 0) return;
-    const alive = Math.max(1, c.table.size - dead);
+    const alive = Math.max(1, c.table.size - c.table.numDeadOrLeft);
     if (c.random.next() >= estimate / alive) return;
     const candidates: Address[] = [];
     const aliveAddrs = new Set<Address>();

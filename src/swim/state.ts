@@ -111,9 +111,12 @@ export class MembershipCore {
     this.table.add(this.self, o.random);
   }
 
-  /** N for every scaling formula: the members we know (dead ones included, as memberlist). */
+  /**
+   * N for every scaling formula: the members we know (dead ones included until gossip-to-the-dead
+   * ends, as memberlist; retired rows kept only for display do not count).
+   */
   numNodes(): number {
-    return Math.max(this.table.size, this.clusterSizeHint);
+    return Math.max(this.table.size - this.table.numRetired, this.clusterSizeHint);
   }
 
   // ---- outbox and timers -------------------------------------------------------------------
@@ -233,6 +236,18 @@ export class MembershipCore {
       this.emit({ type: 'join', member: fresh.info() });
       return;
     }
+    if (m.retired) {
+      // memberlist would have forgotten it: whatever its incarnation or address, a fresh join.
+      this.suspicions.delete(m.name);
+      m.incarnation = a.incarnation;
+      m.meta = a.meta;
+      m.address = a.address;
+      this.table.setStatus(m, 'alive', now);
+      this.tombstones.delete(a.node);
+      this.enqueue(a.node, encodeMessage(a));
+      this.emit({ type: 'join', member: m.info() });
+      return;
+    }
     let reclaim = false;
     if (m.address !== a.address) {
       const c = this.config;
@@ -275,7 +290,7 @@ export class MembershipCore {
    */
   handleSuspect(msg: SuspectMsg, now: number, source?: Address, merged = false): void {
     const m = this.table.get(msg.node);
-    if (!m) return;
+    if (!m || m.retired) return;
     if (!accusationApplies(m.incarnation, msg.incarnation)) {
       if (m === this.self && source !== undefined) this.staleAccusation(source);
       return;
@@ -335,7 +350,7 @@ export class MembershipCore {
 
   handleDead(d: DeadMsg, now: number, source?: Address): void {
     const m = this.table.get(d.node);
-    if (!m) return;
+    if (!m || m.retired) return;
     if (!accusationApplies(m.incarnation, d.incarnation)) {
       if (m === this.self && source !== undefined) this.staleAccusation(source);
       return;
@@ -412,6 +427,7 @@ export class MembershipCore {
   localRecords(): NodeRecord[] {
     const out: NodeRecord[] = [];
     this.table.forEach((m) => {
+      if (m.retired) return;
       out.push({ name: m.name, address: m.address, status: m.status, incarnation: m.incarnation, meta: m.meta });
     });
     return out;

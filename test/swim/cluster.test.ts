@@ -117,7 +117,7 @@ t.test('unequal partition: one node against the rest, then heal', async (t) => {
   sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
   sim.partition([['n3'], names.filter((n) => n !== 'n3')]);
   sim.runFor(60_000);
-  t.equal(statusAt(sim, 'n0', 'n3'), 'unknown', 'the rest dropped n3 after gossip-to-the-dead');
+  t.equal(statusAt(sim, 'n0', 'n3'), 'dead', 'the rest still list n3 as dead after gossip-to-the-dead (retention)');
   sim.heal();
   const h0 = sim.now;
   const healed = sim.waitFor(() => allSee(sim, names, names, 'alive'), 60_000, 100);
@@ -289,4 +289,43 @@ t.test('graceful leave under loss: every peer ends with left, not dead', async (
     t.comment(`loss ${loss * 100}%: a peer ended with dead (or nothing) in ${wrong} of ${runs} runs; said dead before left in ${transient}`);
     t.equal(wrong, 0, `every peer's last verdict is left at ${loss * 100}% loss`);
   }
+});
+
+t.test('dead and left members stay listed for their retention, are never probed or gossiped to, then are reaped', async (t) => {
+  const sim = localSim(testSeed(t, 214), { deadRetentionMs: 240_000, leftRetentionMs: 120_000 });
+  const names = joinCluster(sim, 6);
+  sim.waitFor(() => allSee(sim, names, names, 'alive'), 30_000);
+  sim.crash('n3');
+  sim.leave('n4');
+  sim.runFor(500);
+  sim.crash('n4');
+  const live = names.filter((n) => n !== 'n3' && n !== 'n4');
+  const addr3 = sim.addressOf('n3');
+  const addr4 = sim.addressOf('n4');
+  let late = 0;
+  let since = Infinity;
+  sim.onPacket = (_from, to, _data, now) => {
+    if (now >= since && (to === addr3 || to === addr4)) late++;
+  };
+  t.ok(sim.waitFor(() => allSee(sim, live, ['n3'], 'dead') && allSee(sim, live, ['n4'], 'left'), 60_000) >= 0, 'n3 dead, n4 left everywhere');
+  // Past gossip-to-the-dead (15 s, Local) the protocol has forgotten them, but members() lists them.
+  sim.runFor(20_000);
+  since = sim.now;
+  sim.runFor(80_000);
+  t.ok(allSee(sim, live, ['n3'], 'dead'), 'n3 still listed as dead 100 s later');
+  t.ok(allSee(sim, live, ['n4'], 'left'), 'n4 still listed as left 100 s later');
+  t.equal(late, 0, 'no datagram (probe, gossip) went to a retired member');
+  t.equal(sim.node('n0').members().length, 6, 'six rows at n0');
+  // Left members are reaped after leftRetentionMs (2 min), dead ones after deadRetentionMs (4 min).
+  sim.runFor(60_000);
+  t.ok(live.every((o) => statusAt(sim, o, 'n4') === 'unknown'), 'n4 reaped after its retention');
+  t.ok(allSee(sim, live, ['n3'], 'dead'), 'n3 still listed');
+  // A retired name is free as memberlist's forgotten one: a restart without persisted incarnation
+  // (incarnation 1, below the dead record's) rejoins at once.
+  sim.restart('n3', { seeds: ['n0'] });
+  const back = names.filter((n) => n !== 'n4');
+  t.ok(sim.waitFor(() => allSee(sim, back, back, 'alive'), 30_000) >= 0, 'n3 rejoined, alive everywhere');
+  sim.crash('n3');
+  sim.runFor(400_000);
+  t.ok(live.every((o) => statusAt(sim, o, 'n3') === 'unknown'), 'n3 reaped after its retention');
 });

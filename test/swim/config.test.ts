@@ -40,6 +40,14 @@ t.test('retransmit limit: mult × ceil(log10(N+1))', async (t) => {
   t.throws(() => makeConfig('lan', { minRetransmits: -1 }));
 });
 
+t.test('retention of dead and left rows: Serf-like defaults, checked', async (t) => {
+  t.equal(lanConfig().deadRetentionMs, 24 * 3600 * 1000, 'failed members listed 24 h');
+  t.equal(lanConfig().leftRetentionMs, 3600 * 1000, 'members that left listed 1 h');
+  t.equal(localConfig().deadRetentionMs, lanConfig().deadRetentionMs);
+  throwsCode(t, () => makeConfig('lan', { deadRetentionMs: -1 }), 'BAD_ARGUMENT');
+  throwsCode(t, () => makeConfig('lan', { leftRetentionMs: NaN }), 'BAD_ARGUMENT');
+});
+
 t.test('suspicion minimum and maximum (swim.md §1.3 table)', async (t) => {
   const table: Array<[number, number, number, number]> = [
     // N, LAN min, WAN min, Local min (ms)
