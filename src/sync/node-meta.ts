@@ -1,0 +1,56 @@
+/**
+ * What a BaseFS node advertises in its SWIM metadata, a small fixed binary layout:
+ *
+ *   offset size
+ *   0      1    version (1)
+ *   1      2    sync port, u16 big-endian (the TCP port serving anti-entropy sessions)
+ *   3      32   log root hash (Log.rootHash)
+ *   35     8    the first 8 bytes of the filesystem id (genesis hash): nodes of another filesystem
+ *               that share the SWIM group are never synced with
+ *
+ * 43 bytes, far below SWIM's maxMetaSize (512). Decoding is defensive: anything shorter, another
+ * version, or port 0 decodes to null (the member is simply not a sync candidate). Bytes after the
+ * 43 are ignored, so a later version may append fields.
+ */
+import { HASH_BYTES, type Hash } from '../core/hash.ts';
+
+export const META_VERSION = 1;
+export const FS_TAG_BYTES = 8;
+export const META_BYTES = 1 + 2 + HASH_BYTES + FS_TAG_BYTES;
+
+export interface NodeMeta {
+  syncPort: number;
+  root: Hash;
+  /** The first FS_TAG_BYTES of the filesystem id. */
+  fsTag: Uint8Array;
+}
+
+export function encodeNodeMeta(m: { syncPort: number; root: Hash; fsId: Hash }): Uint8Array {
+  if (!Number.isInteger(m.syncPort) || m.syncPort < 1 || m.syncPort > 65535) throw new RangeError(`bad sync port ${m.syncPort}`);
+  if (m.root.length !== HASH_BYTES || m.fsId.length < FS_TAG_BYTES) throw new RangeError('bad root hash or filesystem id');
+  const out = new Uint8Array(META_BYTES);
+  out[0] = META_VERSION;
+  out[1] = m.syncPort >>> 8;
+  out[2] = m.syncPort & 0xff;
+  out.set(m.root, 3);
+  out.set(m.fsId.subarray(0, FS_TAG_BYTES), 3 + HASH_BYTES);
+  return out;
+}
+
+/** null for anything that is not a version-1 BaseFS advertisement. Never throws. */
+export function decodeNodeMeta(bytes: Uint8Array | undefined | null): NodeMeta | null {
+  if (!(bytes instanceof Uint8Array) || bytes.length < META_BYTES || bytes[0] !== META_VERSION) return null;
+  const syncPort = ((bytes[1] as number) << 8) | (bytes[2] as number);
+  if (syncPort === 0) return null;
+  return {
+    syncPort,
+    root: bytes.slice(3, 3 + HASH_BYTES),
+    fsTag: bytes.slice(3 + HASH_BYTES, META_BYTES),
+  };
+}
+
+/** The member belongs to the filesystem `fsId`. */
+export function sameFilesystem(meta: NodeMeta, fsId: Hash): boolean {
+  for (let i = 0; i < FS_TAG_BYTES; i++) if (meta.fsTag[i] !== fsId[i]) return false;
+  return true;
+}
