@@ -86,7 +86,7 @@ export class SwimNode implements SwimStateMachine {
       clusterSizeHint: o.clusterSizeHint ?? 0,
     });
     this.prober = new Prober(this.core, () => this.nextStreamId());
-    this.users = new UserBroadcasts(this.core);
+    this.users = new UserBroadcasts(this.core, o.delegate ?? {});
     this.antiEntropy = new AntiEntropy(this.core, o.delegate ?? {}, this.users, () => this.nextStreamId());
     for (const m of o.initialMembers ?? []) {
       this.core.addQuietly(m.name, m.address, m.incarnation ?? 1, m.meta ?? EMPTY, 0);

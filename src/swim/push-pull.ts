@@ -22,6 +22,12 @@ export interface SwimDelegate {
   localState?(join: boolean): Uint8Array;
   /** The peer's extra state from a push-pull. */
   mergeRemoteState?(state: Uint8Array, join: boolean, from: Address): void;
+  /**
+   * Vet an application broadcast before it is delivered or relayed (e.g. verify a signed log
+   * entry). false: it is dropped here, not passed on, and not remembered, so a forged copy can
+   * neither spread through this node nor shadow the genuine message with the same origin and key.
+   */
+  validateUser?(payload: Uint8Array, origin: string, key: string): boolean;
 }
 
 /** Where push-pull takes recent application broadcasts from and hands received ones to. */

@@ -39,6 +39,8 @@ export interface SwimStats {
   pushPullsServed: number;
   reconnects: number;
   userDelivered: number;
+  /** Application broadcasts the delegate refused (validateUser). */
+  userRejected: number;
   packetsSent: number;
   bytesSent: number;
 }
@@ -47,7 +49,7 @@ export function emptyStats(): SwimStats {
   return {
     probes: 0, probeSuccesses: 0, tcpFallbackSuccesses: 0, probeFailures: 0, indirectPingsSent: 0, nacksSent: 0,
     nacksReceived: 0, suspicionsRaised: 0, confirmations: 0, deathsDeclared: 0, refutes: 0, staleAccusationsAnswered: 0, conflicts: 0,
-    pushPulls: 0, pushPullsServed: 0, reconnects: 0, userDelivered: 0, packetsSent: 0, bytesSent: 0,
+    pushPulls: 0, pushPullsServed: 0, reconnects: 0, userDelivered: 0, userRejected: 0, packetsSent: 0, bytesSent: 0,
   };
 }
 

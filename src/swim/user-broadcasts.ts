@@ -8,10 +8,12 @@
 import { MAX_KEY_LENGTH, encodeMessage } from './codec.ts';
 import type { UserMsg } from './codec.ts';
 import { SwimError } from './errors.ts';
+import type { SwimDelegate } from './push-pull.ts';
 import type { MembershipCore } from './state.ts';
 
 export class UserBroadcasts {
   private readonly core: MembershipCore;
+  private readonly delegate: SwimDelegate;
   private version = 0;
   /** "origin\0key" → epoch × 2³² + version, least recently updated first (bounded). */
   private readonly seen = new Map<string, number>();
@@ -19,8 +21,9 @@ export class UserBroadcasts {
   private readonly recent = new Map<string, UserMsg>();
   private recentBytes = 0;
 
-  constructor(core: MembershipCore) {
+  constructor(core: MembershipCore, delegate: SwimDelegate = {}) {
     this.core = core;
+    this.delegate = delegate;
   }
 
   /** Queue our own payload; throws SwimError (BAD_ARGUMENT, TOO_LARGE) before changing anything. */
@@ -48,7 +51,12 @@ export class UserBroadcasts {
   /** A user message from the network: deliver and re-gossip it if it is news. */
   receive(m: UserMsg): void {
     const c = this.core;
-    if (m.origin === c.name || !this.remember(m)) return;
+    if (m.origin === c.name || !this.isNews(m)) return;
+    if (this.delegate.validateUser && !this.delegate.validateUser(m.payload, m.origin, m.key)) {
+      c.stats.userRejected++;
+      return;
+    }
+    this.remember(m);
     this.keepRecent(m);
     c.stats.userDelivered++;
     c.enqueue(queueKey(m.origin, m.key), encodeMessage(m));
@@ -76,16 +84,18 @@ export class UserBroadcasts {
     }
   }
 
+  /** Newer than what we hold for its (origin, key)? */
+  private isNews(m: UserMsg): boolean {
+    const prev = this.seen.get(`${m.origin}\0${m.key}`);
+    return prev === undefined || prev < m.epoch * 0x100000000 + m.version;
+  }
+
   /** Record (origin, key) at (epoch, version); false if we already have that or newer. */
   private remember(m: UserMsg): boolean {
+    if (!this.isNews(m)) return false;
     const id = `${m.origin}\0${m.key}`;
-    const order = m.epoch * 0x100000000 + m.version;
-    const prev = this.seen.get(id);
-    if (prev !== undefined) {
-      if (prev >= order) return false;
-      this.seen.delete(id);
-    }
-    this.seen.set(id, order);
+    this.seen.delete(id);
+    this.seen.set(id, m.epoch * 0x100000000 + m.version);
     if (this.seen.size > this.core.config.userSeenCapacity) {
       const oldest = this.seen.keys().next().value;
       if (oldest !== undefined) this.seen.delete(oldest);
