@@ -19,10 +19,9 @@
  *   - An entry accepted from this process (the writer, not a peer: see RemoteFlag) is broadcast
  *     through SWIM under its own key: the entry itself when it fits one user payload, else a
  *     32-byte announcement by hash (node-gossip.ts). SWIM relays user payloads epidemically.
- *   - A received ENTRY goes through `log.ingest` (which verifies everything). Rejected ones are
- *     counted and dropped; this node never broadcasts anything it received. (Caveat: SWIM's own relay
- *     re-gossips a user payload before the application sees it; filtering that needs a hook in
- *     src/swim. Each payload is still relayed a bounded number of times and verified by everyone.)
+ *   - A received ENTRY goes through `log.ingest` (which verifies everything) inside SWIM's
+ *     validateUser hook, so SWIM relays only what this node accepted (or holds as authentic but
+ *     waiting for a parent or grant); garbage and invalid entries are counted and go no further.
  *   - An ENTRY that is pending (orphan, or waiting for a grant), an ANNOUNCE of an entry we lack,
  *     or an entry whose file blocks we lack, makes us pull: a sync with the origin soon.
  *
@@ -145,6 +144,11 @@ interface Candidate {
   meta: NodeMeta;
 }
 
+/** Lets SWIM's validateUser hook, created before the node, reach the node once it exists. */
+interface GossipGate {
+  check(payload: Uint8Array, from: string): boolean;
+}
+
 /** Counts nesting of ingests fed by peers, so onAccept can tell them from this process's writes. */
 interface RemoteFlag {
   depth: number;
@@ -211,7 +215,7 @@ export class BasefsNode {
   #blockRetries = 0;
   #failures = 0;
 
-  private constructor(opts: BasefsNodeOptions, swim: SwimRuntime, server: Server, syncPort: number, root: Hash) {
+  private constructor(opts: BasefsNodeOptions, swim: SwimRuntime, server: Server, syncPort: number, root: Hash, gate: GossipGate) {
     this.name = opts.name;
     this.replica = opts.replica;
     this.swim = swim;
@@ -229,7 +233,9 @@ export class BasefsNode {
 
     this.#unsubscribe = this.replica.log.onAccept((nodes) => this.#accepted(nodes));
     server.on('connection', (s) => this.#serve(s));
-    swim.on('user', (payload, from) => this.#gossip(payload, from));
+    // Gossip is handled inside SWIM's validateUser hook, before SWIM relays it: what this node
+    // refuses (garbage, forged or invalid entries) it never passes on.
+    gate.check = (payload, from) => this.#gossip(payload, from);
     const seen = (m: MemberInfo) => this.#member(m);
     swim.on('join', seen);
     swim.on('update', seen);
@@ -264,6 +270,7 @@ export class BasefsNode {
     const addr = server.address();
     const syncPort = typeof addr === 'object' && addr !== null ? addr.port : wantedSyncPort;
     const root = replica.log.rootHash();
+    const gate: GossipGate = { check: () => false }; // nothing is relayed before the node exists
     let swim: SwimRuntime;
     try {
       swim = await startSwimNode({
@@ -273,6 +280,7 @@ export class BasefsNode {
         seeds: opts.seeds ?? [],
         meta: encodeNodeMeta({ syncPort, root, fsId: replica.log.id }),
         profile: opts.profile ?? 'lan',
+        delegate: { validateUser: (payload, origin) => gate.check(payload, origin) },
         ...(opts.swimConfig ? { config: opts.swimConfig } : {}),
         ...(opts.statePath !== undefined ? { statePath: opts.statePath } : {}),
         ...(opts.leaveLingerMs !== undefined ? { leaveLingerMs: opts.leaveLingerMs } : {}),
@@ -281,7 +289,7 @@ export class BasefsNode {
       await new Promise<void>((r) => server.close(() => r()));
       throw e;
     }
-    return new BasefsNode(opts, swim, server, syncPort, root);
+    return new BasefsNode(opts, swim, server, syncPort, root, gate);
   }
 
   /** The SWIM "ip:port" of this node (what others use as a seed). */
@@ -370,17 +378,18 @@ export class BasefsNode {
     }
   }
 
-  #gossip(payload: Uint8Array, from: string): void {
-    if (this.#stopped) return;
+  /** Handle one gossiped payload; true when it is worth relaying (SWIM's validateUser). */
+  #gossip(payload: Uint8Array, from: string): boolean {
+    if (this.#stopped) return false;
     const g = decodeGossip(payload);
     if (g === null) {
       this.stats.gossipMalformed++;
-      return;
+      return false;
     }
     if (g.type === 'announce') {
       this.stats.announcesReceived++;
       if (!this.replica.log.has(g.hash)) this.#pull(from);
-      return;
+      return true;
     }
     this.#remote.depth++;
     let status: string;
@@ -405,7 +414,9 @@ export class BasefsNode {
         break;
       default:
         this.stats.gossipRejected++;
+        return false;
     }
+    return true; // accepted, duplicate or authentic-but-waiting: others may need it
   }
 
   #noteFile(n: Node): void {
