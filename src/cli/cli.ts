@@ -15,6 +15,7 @@ import { InstallserfCommand } from './commands/installserf.ts';
 import { GenkeyCommand } from './commands/genkey.ts';
 import { HelpCommand, VersionCommand } from './commands/help.ts';
 import { KeysCommand } from './commands/keys.ts';
+import { BlocksCommand, GetCommand, MembersCommand, RunCommand } from './commands/node.ts';
 import { ListCommand } from './commands/list.ts';
 import { ShowCommand } from './commands/show.ts';
 import { GrantCommand, RevertCommand, RevokeCommand } from './commands/write.ts';
@@ -32,6 +33,10 @@ export const COMMANDS = [
   RevertCommand,
   HelpCommand,
   VersionCommand,
+  RunCommand,
+  GetCommand,
+  MembersCommand,
+  BlocksCommand,
   InstallserfCommand,
   ...COMING_COMMANDS,
 ];

@@ -1,5 +1,5 @@
 /**
- * The original's commands that need the network or the mount. They are real commands so that
+ * The original's commands that are not here yet (the Serf proxy, resources, the mount). They are real commands so that
  * `help` lists them and `--help` explains them; run, they say in one line when they arrive.
  */
 import { Command, Option } from 'clipanion';
@@ -46,26 +46,6 @@ export class UnmountCommand extends ComingCommand {
   static override usage = usage('Mount (coming)', 'unmount a mounted filesystem', 'unmount myfs', MOUNT_RELEASE);
 }
 
-export class RunCommand extends ComingCommand {
-  static override paths = [['run']];
-  static override usage = usage('Node (coming)', 'run a node without mounting', 'run myfs -b 127.0.0.2', NETWORK_RELEASE);
-}
-
-export class GetCommand extends ComingCommand {
-  static override paths = [['get']];
-  static override usage = usage('Node (coming)', "fetch a filesystem's log and blocks from a peer", 'get myfs 10.0.0.1', NETWORK_RELEASE);
-}
-
-export class BlocksCommand extends ComingCommand {
-  static override paths = [['blocks']];
-  static override usage = usage('Node (coming)', 'show which files still miss blocks on a running node', 'blocks myfs', NETWORK_RELEASE);
-}
-
-export class MembersCommand extends ComingCommand {
-  static override paths = [['members']];
-  static override usage = usage('Node (coming)', 'list the members of the group a running node sees', 'members myfs', NETWORK_RELEASE);
-}
-
 export class SerfCommand extends ComingCommand {
   static override paths = [['serf']];
   static override usage = usage('Node (coming)', "send a Serf-style agent command to a running node", 'serf myfs members', NETWORK_RELEASE);
@@ -78,10 +58,6 @@ export class ResourcesCommand extends ComingCommand {
 
 export const COMING_COMMANDS = [
   MountCommand,
-  RunCommand,
-  GetCommand,
-  BlocksCommand,
-  MembersCommand,
   SerfCommand,
   ResourcesCommand,
   UnmountCommand,

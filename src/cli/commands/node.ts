@@ -1,0 +1,406 @@
+/**
+ * The node commands: `run` (a node in the foreground, with a local control socket), `get` (fetch a
+ * filesystem from a peer), and `members` / `blocks`, which ask a running node over its control
+ * socket (control.ts).
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { Command, Option } from 'clipanion';
+import { BlockStore } from '../../core/block-store.ts';
+import { decodeText } from '../../core/content.ts';
+import { ACTION } from '../../core/entry.ts';
+import { err, isBasefsError } from '../../core/errors.ts';
+import { fromHex, toHex } from '../../core/hash.ts';
+import { checkFsName, defaultPort, fsConfig, fsDir, readConfig, writeConfig } from '../../core/home.ts';
+import type { KeyPair } from '../../core/keys.ts';
+import { Log } from '../../core/log.ts';
+import { Replica } from '../../core/replica.ts';
+import type { ProfileName } from '../../swim/config.ts';
+import { parseAddress } from '../../swim/net-address.ts';
+import { formatMembersTable, membersToJson, type MemberJson } from '../../swim/table.ts';
+import type { MemberInfo } from '../../swim/types.ts';
+import { SyncSession } from '../../sync/anti-entropy.ts';
+import { BasefsNode } from '../../sync/node.ts';
+import { runOverStream } from '../../sync/stream.ts';
+import { BasefsCommand } from '../base.ts';
+import { askNode, closeControl, serveControl, socketPath, type ControlReply, type ControlRequest } from '../control.ts';
+import { parseSeed } from './bootstrap.ts';
+
+export const STATE_FILE = 'node.state';
+
+const PROFILES: readonly ProfileName[] = ['lan', 'wan', 'local'];
+
+/** The first non-internal IPv4 address of this machine, else 127.0.0.1. */
+function defaultHost(): string {
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return '127.0.0.1';
+}
+
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1';
+}
+
+/** The files of a replica and their block state, sorted by path. */
+export interface FileBlocks {
+  path: string;
+  blocks: number;
+  missing: number;
+}
+
+function blockReport(replica: Replica): FileBlocks[] {
+  const paths = new Set<string>();
+  for (const n of replica.log.tree.nodes.values())
+    if (n.entry.action === ACTION.WRITE || n.entry.action === ACTION.LINK) paths.add(n.path);
+  const out: FileBlocks[] = [];
+  for (const path of [...paths].sort()) {
+    try {
+      const s = replica.view.blockState(path);
+      out.push({ path, blocks: s.blocks.length, missing: s.missing });
+    } catch {
+      // deleted since, or not a file any more
+    }
+  }
+  return out;
+}
+
+function noNode(name: string): Error {
+  return err('NOT_FOUND', `no running node for '${name}' (start one with 'basefs run ${name}')`);
+}
+
+abstract class AskCommand extends BasefsCommand {
+  async ask(name: string, req: ControlRequest): Promise<ControlReply> {
+    const path = socketPath(fsDir(this.home, name));
+    try {
+      return await askNode(path, req);
+    } catch (e) {
+      if (isBasefsError(e, 'NOT_FOUND')) throw noNode(name);
+      throw e;
+    }
+  }
+}
+
+export class MembersCommand extends AskCommand {
+  static override paths = [['members']];
+  static override usage = Command.Usage({
+    category: 'Node',
+    description: 'list the members of the group a running node sees',
+    details: `Asks the node started by \`basefs run NAME\` (over its control socket in BASEFS_HOME) for its SWIM member table. Fails with one line when no node is running. NAME may be left out when there is only one filesystem.`,
+    examples: [
+      ['The table', '$0 members myfs'],
+      ['As JSON', '$0 members myfs --json'],
+    ],
+  });
+  name = Option.String({ name: 'NAME', required: false });
+  asJson = Option.Boolean('--json', false, { description: 'print the members as a JSON array' });
+
+  async run(): Promise<number> {
+    const { name } = this.target(this.name);
+    const reply = await this.ask(name, { cmd: 'members' });
+    const members = (reply['members'] ?? []) as MemberJson[];
+    if (this.asJson) {
+      this.out(JSON.stringify(members, null, 2));
+      return 0;
+    }
+    const infos: MemberInfo[] = members.map((m) => ({
+      name: m.name,
+      address: m.address,
+      status: m.status,
+      incarnation: m.incarnation,
+      meta: fromHex(m.meta),
+      changedAt: -m.lastChangeMs,
+    }));
+    this.context.stdout.write(formatMembersTable(infos, { now: 0, color: this.style.enabled }));
+    return 0;
+  }
+}
+
+export class BlocksCommand extends AskCommand {
+  static override paths = [['blocks']];
+  static override usage = Command.Usage({
+    category: 'Node',
+    description: 'show which files a running node still misses blocks of',
+    details: `Asks the node started by \`basefs run NAME\` for the block state of every file: complete, or how many of its blocks are still missing (being fetched; until they arrive the file shows its previous version).`,
+    examples: [
+      ['Per-file block state', '$0 blocks myfs'],
+      ['As JSON', '$0 blocks myfs --json'],
+    ],
+  });
+  name = Option.String({ name: 'NAME', required: false });
+  asJson = Option.Boolean('--json', false, { description: 'print {files: [{path, blocks, missing}], missing} as JSON' });
+
+  async run(): Promise<number> {
+    const { name } = this.target(this.name);
+    const reply = await this.ask(name, { cmd: 'blocks' });
+    const files = (reply['files'] ?? []) as FileBlocks[];
+    const missing = files.reduce((n, f) => n + f.missing, 0);
+    if (this.asJson) {
+      this.out(JSON.stringify({ files, missing }, null, 2));
+      return 0;
+    }
+    const width = Math.max(4, ...files.map((f) => f.path.length));
+    for (const f of files)
+      this.out(`${f.path.padEnd(width)}  ${f.missing === 0 ? 'complete' : `${f.missing} of ${f.blocks} blocks missing`}`);
+    const incomplete = files.filter((f) => f.missing > 0).length;
+    this.out(incomplete === 0 ? `${files.length} files, all complete` : `${incomplete} of ${files.length} files incomplete, ${missing} blocks missing`);
+    return 0;
+  }
+}
+
+type LogLine = Record<string, string | number | boolean | undefined>;
+
+export class RunCommand extends BasefsCommand {
+  static override paths = [['run']];
+  static override usage = Command.Usage({
+    category: 'Node',
+    description: 'run a node without mounting',
+    details: `Runs a node of filesystem NAME in the foreground until SIGINT or SIGTERM (then it leaves the group, closes its control socket and the log, and exits 0). To run it in the background use a process supervisor (systemd, runit) or the shell's \`&\`.
+
+Gossip (SWIM, UDP and TCP) is on the filesystem's port (config.json, or the one given with -b) and anti-entropy sessions on the port after it. Without -b the node binds the machine's first non-loopback IPv4 address. The seeds it joins are those of -j plus the ones in the filesystem's /.cluster. The node name is the host name (-H to choose; with a loopback -b address, host name and address, so several nodes can share one machine on 127.0.0.x).
+
+The node keeps its SWIM incarnation in $BASEFS_HOME/fs/NAME/node.state, answers \`basefs members\` and \`basefs blocks\` on $BASEFS_HOME/fs/NAME/node.sock (mode 0600), and logs one line per notable event on stderr (--json-log: one JSON object per line).`,
+    examples: [
+      ['A node on 127.0.0.2, joining another', '$0 run myfs -b 127.0.0.2 -j 127.0.0.1'],
+      ['In the background', '$0 run myfs &'],
+    ],
+  });
+  name = Option.String({ name: 'NAME' });
+  bind = Option.String('-b,--bind', { description: 'IP[:PORT] to bind and advertise (default: first non-loopback IPv4, the filesystem port)' });
+  joinAddrs = Option.String('-j,--join', { description: 'seed addresses to join, comma-separated: ADDR[:PORT][,...]' });
+  nodeName = Option.String('-H,--hostname', { description: 'node name in the group (default: the host name)' });
+  key = Option.String('-k,--key', { description: 'private key file for writing (default: $BASEFS_HOME/id_ed25519 when it exists)' });
+  profile = Option.String('--profile', 'lan', { description: 'SWIM timers: lan (default), wan or local' });
+  jsonLog = Option.Boolean('--json-log', false, { description: 'log JSON lines instead of text' });
+
+  #log(event: string, fields: LogLine = {}): void {
+    const at = new Date().toISOString();
+    if (this.jsonLog) {
+      this.context.stderr.write(JSON.stringify({ at, event, ...fields }) + '\n');
+      return;
+    }
+    const rest = Object.entries(fields)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ');
+    this.context.stderr.write(`${at} ${event}${rest ? ' ' + rest : ''}\n`);
+  }
+
+  async run(): Promise<number> {
+    checkFsName(this.name);
+    if (!PROFILES.includes(this.profile as ProfileName)) throw err('USAGE', `bad --profile '${this.profile}' (lan, wan or local)`);
+    const profile = this.profile as ProfileName;
+    const dir = this.fsDirOf(this.name);
+    const settings = fsConfig(readConfig(this.home), this.name);
+    let host = defaultHost();
+    let port = settings.port;
+    if (this.bind !== undefined) {
+      const hp = parseAddress(parseSeed(this.bind, port));
+      host = hp.host;
+      port = hp.port;
+    }
+    const nodeName = this.nodeName ?? (this.bind !== undefined && isLoopback(host) ? `${hostname()}-${host}` : hostname());
+    let key: KeyPair | null = null;
+    if (this.key !== undefined) key = this.loadKey(this.key);
+    else {
+      try {
+        key = this.loadKey(undefined);
+      } catch (e) {
+        if (!isBasefsError(e, 'NO_KEY')) throw e;
+      }
+    }
+    let replica: Replica;
+    try {
+      replica = Replica.open(dir, { writable: true, key });
+    } catch (e) {
+      if (isBasefsError(e, 'LOCKED'))
+        throw err('LOCKED', `filesystem '${this.name}' is locked by another process (is a node already running? see 'basefs members ${this.name}')`);
+      throw e;
+    }
+    let node: BasefsNode | null = null;
+    let control: Awaited<ReturnType<typeof serveControl>> | null = null;
+    const sock = socketPath(dir);
+    try {
+      const self = `${host}:${port}`;
+      const joins = (this.joinAddrs ?? '').split(',').filter((s) => s.trim() !== '').map((s) => parseSeed(s, port));
+      const seeds = [...new Set([...joins, ...replica.seeds(), ...settings.seeds])].filter((s) => s !== self);
+      node = await BasefsNode.start({ replica, name: nodeName, host, port, seeds, profile, statePath: join(dir, STATE_FILE) });
+      const n = node;
+      for (const ev of ['join', 'leave', 'dead', 'suspect'] as const)
+        n.swim.on(ev, (m: MemberInfo) => this.#log(`member-${ev}`, { member: m.name, address: m.address }));
+      n.onSync = (o) => {
+        const s = o.result.stats;
+        if (o.error !== undefined) this.#log('sync-failed', { peer: o.peer, role: o.role, error: `${o.error.code} ${o.error.message}` });
+        else if (s.entriesAccepted > 0 || s.blocksReceived > 0)
+          this.#log('sync', { peer: o.peer, role: o.role, entries: s.entriesAccepted, blocks: s.blocksReceived, ms: Math.round(o.ms) });
+      };
+      control = await serveControl(sock, (req) => this.#answer(n, req));
+      this.#log('started', {
+        fs: this.name,
+        node: nodeName,
+        address: n.address,
+        syncPort: n.syncPort,
+        entries: replica.log.size,
+        root: toHex(n.rootHash()).slice(0, 16),
+        seeds: seeds.join(',') || undefined,
+        writable: key !== null,
+      });
+      const signal = await new Promise<string>((resolve) => {
+        const on = (s: string) => () => resolve(s);
+        process.once('SIGINT', on('SIGINT'));
+        process.once('SIGTERM', on('SIGTERM'));
+      });
+      // A second signal while leaving: stop at once.
+      const hard = () => process.exit(1);
+      process.once('SIGINT', hard);
+      process.once('SIGTERM', hard);
+      this.#log('stopping', { signal });
+    } finally {
+      if (control !== null) await closeControl(control, sock);
+      if (node !== null) await node.stop();
+      replica.close();
+    }
+    this.#log('stopped', { fs: this.name });
+    return 0;
+  }
+
+  #answer(node: BasefsNode, req: ControlRequest): ControlReply {
+    switch (req.cmd) {
+      case 'members':
+        return { ok: true, members: membersToJson(node.members(), { now: node.swim.now(), wallNow: Date.now() }) };
+      case 'blocks':
+        return { ok: true, files: blockReport(node.replica) };
+      case 'status': {
+        const members = node.members();
+        return {
+          ok: true,
+          fs: this.name,
+          node: node.name,
+          address: node.address,
+          syncPort: node.syncPort,
+          id: toHex(node.replica.log.id),
+          root: toHex(node.rootHash()),
+          entries: node.replica.log.size,
+          alive: members.filter((m) => m.status === 'alive').length,
+          members: members.length,
+          missingBlocks: node.missingBlocks().length,
+          stats: { ...node.stats },
+        };
+      }
+      default:
+        return { ok: false, error: `unknown command '${req.cmd.slice(0, 40)}'` };
+    }
+  }
+}
+
+export class GetCommand extends BasefsCommand {
+  static override paths = [['get']];
+  static override usage = Command.Usage({
+    category: 'Node',
+    description: "fetch a filesystem's log and blocks from a peer",
+    details: `Fetches filesystem NAME from a running node at ADDR[:PORT] into BASEFS_HOME, verifying every entry (signature, hash, parent, authority) and every block (by hash); then it can be run. ADDR:PORT is the peer's gossip (SWIM) address; PORT defaults to the filesystem's port (config.json, else derived from the name) and the transfer uses the port after it (PORT+1), where the peer's node serves anti-entropy.
+
+The filesystem id (the hash of its genesis entry; \`basefs show NAME --json\` prints it on any node that has it) is given with --id: only the genesis entry that hashes to it is accepted, so a peer cannot substitute another filesystem. The sync protocol does not reveal a filesystem to a peer that cannot name it, so --id is required in this release (trust on first use of the peer's genesis needs a protocol addition).
+
+Writes the filesystem's section of config.json (port, and seeds from its /.cluster). Progress goes to stderr when it is a terminal.`,
+    examples: [['Fetch myfs from 10.0.0.1', '$0 get myfs 10.0.0.1 --id 3f9a…']],
+  });
+  name = Option.String({ name: 'NAME' });
+  addr = Option.String({ name: 'ADDR[:PORT]' });
+  id = Option.String('--id', { description: 'the filesystem id (hex hash of its genesis entry)' });
+  force = Option.Boolean('-f,--force', false, { description: 'replace an existing filesystem of the same name' });
+  asJson = Option.Boolean('--json', false, { description: 'print the result as JSON' });
+
+  async run(): Promise<number> {
+    checkFsName(this.name);
+    const config = readConfig(this.home);
+    const port0 = config.filesystems[this.name]?.port ?? defaultPort(this.name);
+    const peer = parseAddress(parseSeed(this.addr, port0));
+    if (this.id === undefined)
+      throw err('USAGE', `--id is needed: the filesystem id ('basefs show ${this.name} --json' on a node that has it)`);
+    if (!/^[0-9a-fA-F]{64}$/.test(this.id)) throw err('USAGE', '--id must be 64 hex digits');
+    const fsId = fromHex(this.id.toLowerCase());
+    const dir = fsDir(this.home, this.name);
+    const existed = Replica.exists(dir);
+    if (existed && !this.force) throw err('EXISTS', `a filesystem named '${this.name}' already exists (use -f to replace it)`);
+    const started = performance.now();
+    mkdirSync(dir, { recursive: true });
+    const cleanup = () => {
+      if (!existed) rmSync(dir, { recursive: true, force: true });
+    };
+    const log = new Log(null);
+    const session = new SyncSession({ log, blocks: BlockStore.open(join(dir, 'blocks')), role: 'initiator', now: Date.now(), fsId });
+    const tty = (this.context.stderr as { isTTY?: boolean }).isTTY === true;
+    const progress = tty
+      ? setInterval(() => {
+          const s = session.stats;
+          this.context.stderr.write(`\rfetching: ${s.entriesAccepted} entries, ${s.blocksReceived} blocks (${Math.round(s.blockBytesReceived / 1024)} KiB)`);
+        }, 200)
+      : null;
+    const socket = connect({ host: peer.host, port: peer.port + 1, noDelay: true });
+    socket.on('error', () => {});
+    const result = await runOverStream(session, socket);
+    if (progress !== null) {
+      clearInterval(progress);
+      this.context.stderr.write('\n');
+    }
+    const where = `${peer.host}:${peer.port}`;
+    if (result.error !== undefined && log.size === 0) {
+      cleanup();
+      const m = result.error.message;
+      if (/another filesystem/.test(m))
+        throw err('NOT_FOUND', `the node at ${where} does not hold filesystem ${this.id.slice(0, 16)}… (check --id)`);
+      if (/ECONNREFUSED/.test(m))
+        throw err('NOT_FOUND', `no node answers at ${peer.host}:${peer.port + 1} (is 'basefs run ${this.name}' running on ${where}?)`);
+      throw err(result.error.code, `fetching from ${where} failed: ${m}`);
+    }
+    if (result.error !== undefined) {
+      cleanup();
+      throw err(result.error.code, `fetching from ${where} stopped after ${log.size} entries: ${result.error.message}`);
+    }
+    if (log.size === 0) {
+      cleanup();
+      throw err('NOT_FOUND', `${where} sent no entries`);
+    }
+    const remoteName = decodeText(log.genesis.entry.content);
+    if (remoteName !== this.name) {
+      cleanup();
+      throw err('USAGE', `the peer's filesystem is named '${remoteName}', not '${this.name}'`);
+    }
+    let replica: Replica;
+    try {
+      replica = Replica.create(
+        dir,
+        [...log.entriesInOrder()].map((e) => e.bytes),
+        { force: this.force },
+      );
+    } catch (e) {
+      cleanup();
+      if (isBasefsError(e, 'LOCKED')) throw err('LOCKED', `filesystem '${this.name}' is locked by another process (a running node?)`);
+      throw e;
+    }
+    const files = blockReport(replica);
+    const missing = files.reduce((n, f) => n + f.missing, 0);
+    const seeds = replica.seeds();
+    const id = toHex(replica.log.id);
+    const entries = replica.log.size;
+    replica.close();
+    config.filesystems[this.name] = {
+      ...(config.filesystems[this.name] ?? {}),
+      port: peer.port,
+      seeds,
+      createdAt: new Date().toISOString(),
+    };
+    writeConfig(this.home, config);
+    const ms = Math.round(performance.now() - started);
+    const s = result.stats;
+    if (this.asJson) {
+      this.out(JSON.stringify({ name: this.name, id, from: where, entries, blocks: s.blocksReceived, blockBytes: s.blockBytesReceived, missingBlocks: missing, ms, dir }));
+      return 0;
+    }
+    this.out(`fetched ${this.style.bold(this.name)} (id ${id.slice(0, 16)}, ${entries} entries, ${s.blocksReceived} blocks) from ${where} in ${ms} ms`);
+    if (missing > 0) this.out(`${missing} blocks still missing; a running node fetches them ('basefs run ${this.name}')`);
+    return 0;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The local control channel between a running node (`basefs run`) and the commands that ask it
+ * things (`members`, `blocks`): a unix socket at $BASEFS_HOME/fs/<name>/node.sock, mode 0600, so
+ * only the node's user can talk to it.
+ *
+ * Protocol: one request per connection. The client writes one JSON object and a newline
+ * ({"cmd":"members"|"blocks"|"status"}), the node answers one JSON object and a newline and closes.
+ * A request over MAX_REQUEST_BYTES, one that is not JSON, or one not finished within
+ * REQUEST_TIMEOUT_MS is dropped. Replies are {"ok":true,...} or {"ok":false,"error":"..."}.
+ */
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { err } from '../core/errors.ts';
+
+export const SOCKET_FILE = 'node.sock';
+export const MAX_REQUEST_BYTES = 4096;
+export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
+export const REQUEST_TIMEOUT_MS = 5_000;
+/** sun_path is 108 bytes on Linux, 104 on the BSDs. */
+const MAX_SOCKET_PATH = 103;
+
+export type ControlRequest = { cmd: string; [k: string]: unknown };
+export type ControlReply = { ok: boolean; [k: string]: unknown };
+export type ControlHandler = (req: ControlRequest) => ControlReply;
+
+export function socketPath(fsDirectory: string): string {
+  return join(fsDirectory, SOCKET_FILE);
+}
+
+function checkLength(path: string): void {
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH)
+    throw err('USAGE', `the control socket path ${path} is too long for a unix socket (use a shorter BASEFS_HOME)`);
+}
+
+/**
+ * Listens on `path` (a stale socket file is removed first: the caller holds the log lock, so no
+ * other node of this filesystem can be using it). Resolves once listening.
+ */
+export async function serveControl(path: string, handler: ControlHandler): Promise<Server> {
+  checkLength(path);
+  if (existsSync(path)) unlinkSync(path);
+  const server = createServer((socket) => serveOne(socket, handler));
+  server.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // umask-independent: the socket is created, then narrowed before anything can be served.
+    server.listen({ path, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  chmodSync(path, 0o600);
+  return server;
+}
+
+function serveOne(socket: Socket, handler: ControlHandler): void {
+  socket.on('error', () => {});
+  socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
+  let buf = Buffer.alloc(0);
+  let answered = false;
+  socket.on('data', (chunk: Buffer) => {
+    if (answered) return;
+    buf = Buffer.concat([buf, chunk]);
+    const nl = buf.indexOf(0x0a);
+    if (nl < 0) {
+      if (buf.length > MAX_REQUEST_BYTES) socket.destroy();
+      return;
+    }
+    if (nl > MAX_REQUEST_BYTES) return void socket.destroy();
+    answered = true;
+    let reply: ControlReply;
+    try {
+      const req: unknown = JSON.parse(buf.subarray(0, nl).toString('utf8'));
+      if (typeof req !== 'object' || req === null || typeof (req as { cmd?: unknown }).cmd !== 'string')
+        reply = { ok: false, error: 'expected {"cmd": ...}' };
+      else reply = handler(req as ControlRequest);
+    } catch (e) {
+      reply = { ok: false, error: e instanceof SyntaxError ? 'request is not JSON' : String((e as Error).message ?? e) };
+    }
+    socket.end(JSON.stringify(reply) + '\n');
+  });
+}
+
+/** Closes the server and removes its socket file. */
+export async function closeControl(server: Server, path: string): Promise<void> {
+  await new Promise<void>((r) => server.close(() => r()));
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * One request to the node at `path`. NOT_FOUND when no node listens there (no socket file, or a
+ * stale one nobody accepts on).
+ */
+export function askNode(path: string, req: ControlRequest, timeoutMs = 10_000): Promise<ControlReply> {
+  return new Promise((resolve, reject) => {
+    if (!existsSync(path)) return reject(err('NOT_FOUND', 'no control socket'));
+    checkLength(path);
+    const socket = connect({ path });
+    let buf = Buffer.alloc(0);
+    let settled = false;
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      reject(e);
+    };
+    socket.setTimeout(timeoutMs, () => fail(err('TIMEOUT', 'the node did not answer in time')));
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT') fail(err('NOT_FOUND', 'no node listening'));
+      else fail(err('IO', `control socket: ${e.message}`, e));
+    });
+    socket.on('connect', () => socket.write(JSON.stringify(req) + '\n'));
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length > MAX_REPLY_BYTES) fail(err('TOO_LARGE', 'the node answered too much'));
+    });
+    socket.on('end', () => {
+      if (settled) return;
+      settled = true;
+      try {
+        const reply = JSON.parse(buf.toString('utf8')) as ControlReply;
+        if (reply.ok !== true) reject(err('IO', `the node refused: ${String(reply['error'])}`));
+        else resolve(reply);
+      } catch {
+        reject(err('MALFORMED', 'the node sent a reply that is not JSON'));
+      }
+    });
+  });
+}
