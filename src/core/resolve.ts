@@ -35,6 +35,8 @@ export interface PermissionState {
   keys: KeyDepths;
   /** Keys granted by this directory's own entries (and not revoked there) → a live GRANT entry. */
   granted: ReadonlyMap<string, Node>;
+  /** Every counting GRANT that no counting REVOKE has seen (a revoke must withdraw each one). */
+  live: readonly Node[];
   /** Leaf of the preferred permission branch: where a local GRANT hangs (null: off the MKDIR). */
   head: Node | null;
 }
@@ -125,11 +127,13 @@ export class Resolver {
     }
     const keys = new Map(inherited);
     const granted = new Map<string, Node>();
+    const live: Node[] = [];
     const depth = pathDepth(dir.path);
     // Arrival order shapes the tree's child lists; sort so that every node lists grants alike.
     grants.sort((a, b) => Buffer.compare(a.entry.hash, b.entry.hash));
     for (const g of grants) {
       if (revoked.has(g)) continue;
+      live.push(g);
       const key = toHex(g.entry.content);
       const seen = granted.get(key);
       if (seen === undefined || Buffer.compare(g.entry.hash, seen.entry.hash) > 0) granted.set(key, g);
@@ -142,7 +146,7 @@ export class Resolver {
       head = pickBranch(candidates, keys);
       candidates = head.children;
     }
-    return { keys, granted, head };
+    return { keys, granted, live, head };
   }
 
   /** The state of a content chain, or null when no branch has a valid entry (the path does not exist). */

@@ -143,7 +143,8 @@ export class Writer {
       const inc = this.view.find(st.path)?.state.incarnation;
       if (!inc) continue;
       // A REVOKE withdraws the grants above it, so hang one under every live grant of the key.
-      for (const g of this.liveGrants(inc, target)) out.push(this.commit(g, ACTION.REVOKE, label, publicKey));
+      const live = this.log.resolver.permissions(inc).live.filter((g) => toHex(g.entry.content) === target);
+      for (const g of live) out.push(this.commit(g, ACTION.REVOKE, label, publicKey));
     }
     if (!out.some((e) => e.action === ACTION.REVOKE))
       throw err('NOT_FOUND', `that key has no grant on ${root} or below`);
@@ -189,30 +190,6 @@ export class Writer {
     const inherited = inc.chain.dir === null ? this.log.resolver.rootKeys() : this.log.resolver.keysBelow(inc.chain.dir);
     const own = inherited.has(this.me) ? undefined : perms.granted.get(this.me);
     return this.commit(own ?? perms.head ?? inc, action, label, key);
-  }
-
-  /** Every GRANT of `key` at this directory that no REVOKE has seen yet. */
-  private liveGrants(inc: Node, key: string): Node[] {
-    const perms = this.log.resolver.permissions(inc);
-    if (!perms.granted.has(key)) return [];
-    const out: Node[] = [];
-    const stack = [...(inc.permChain?.roots ?? [])];
-    while (stack.length > 0) {
-      const n = stack.pop() as Node;
-      if (n.entry.action === ACTION.GRANT && toHex(n.entry.content) === key && !this.seenByRevoke(n, key)) out.push(n);
-      stack.push(...n.children);
-    }
-    return out;
-  }
-
-  private seenByRevoke(grant: Node, key: string): boolean {
-    const stack = [...grant.children];
-    while (stack.length > 0) {
-      const n = stack.pop() as Node;
-      if (n.entry.action === ACTION.REVOKE && toHex(n.entry.content) === key) return true;
-      stack.push(...n.children);
-    }
-    return false;
   }
 
   /** Sign, check authority as every peer will, and store durably. */
