@@ -7,8 +7,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { SwimRuntime } from '../src/swim/runtime.ts';
 import { startSwimNode, type ProfileName } from '../src/swim/udp.ts';
-import type { UdpTransport } from '../src/swim/udp-transport.ts';
-import { median, quantile } from './stats.ts';
+import { median, quantile, sendTotals } from './stats.ts';
 
 export const BENCH_HOSTS = Array.from({ length: 10 }, (_, i) => `127.0.0.${11 + i}`);
 
@@ -83,16 +82,8 @@ export async function realSockets(n: number, broadcasts: number, profile: Profil
       await new Promise((r) => setTimeout(r, 300));
     }
     const stats = (): [number, number, number] => {
-      let bytes = 0;
-      let packets = 0;
-      let errors = 0;
-      for (const rt of nodes) {
-        const s = (rt.transport as UdpTransport).stats;
-        bytes += s.bytesSent;
-        packets += s.packetsSent;
-        errors += s.sendErrors;
-      }
-      return [bytes, packets, errors];
+      const t = sendTotals(nodes);
+      return [t.bytes, t.packets, t.errors];
     };
     // Let the broadcasts' retransmits drain before measuring the quiet load.
     await new Promise((r) => setTimeout(r, 3000));

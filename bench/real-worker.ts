@@ -6,7 +6,7 @@
  */
 import type { SwimRuntime } from '../src/swim/runtime.ts';
 import { startSwimNode, type ProfileName } from '../src/swim/udp.ts';
-import type { UdpTransport } from '../src/swim/udp-transport.ts';
+import { sendTotals } from './stats.ts';
 
 export type WorkerRequest =
   | { cmd: 'start'; nodes: Array<{ name: string; host: string }>; seeds: string[]; profile: ProfileName }
@@ -54,18 +54,8 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
     }
     case 'received':
       return { cmd: 'received', times: received.get(req.tag) ?? [] };
-    case 'stats': {
-      let bytes = 0;
-      let packets = 0;
-      let errors = 0;
-      for (const n of nodes) {
-        const s = (n.transport as UdpTransport).stats;
-        bytes += s.bytesSent;
-        packets += s.packetsSent;
-        errors += s.sendErrors;
-      }
-      return { cmd: 'stats', bytes, packets, errors };
-    }
+    case 'stats':
+      return { cmd: 'stats', ...sendTotals(nodes) };
     case 'stop':
       await Promise.all(nodes.map((n) => n.close()));
       return { cmd: 'stop' };

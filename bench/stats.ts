@@ -1,4 +1,6 @@
 /** Small helpers shared by the benchmarks: order statistics, a seeded PRNG, a text table. */
+import type { SwimRuntime } from '../src/swim/runtime.ts';
+import type { UdpTransport } from '../src/swim/udp-transport.ts';
 
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return NaN;
@@ -39,3 +41,17 @@ export function fmt(n: number): string {
 }
 
 export const round2 = (n: number): number | null => (Number.isFinite(n) ? Math.round(n * 100) / 100 : null);
+
+/** Datagram bytes, packets and send errors summed over real-socket SWIM nodes. */
+export function sendTotals(nodes: Iterable<SwimRuntime>): { bytes: number; packets: number; errors: number } {
+  let bytes = 0;
+  let packets = 0;
+  let errors = 0;
+  for (const rt of nodes) {
+    const s = (rt.transport as UdpTransport).stats;
+    bytes += s.bytesSent;
+    packets += s.packetsSent;
+    errors += s.sendErrors;
+  }
+  return { bytes, packets, errors };
+}
