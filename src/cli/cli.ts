@@ -16,6 +16,7 @@ import { GenkeyCommand } from './commands/genkey.ts';
 import { HelpCommand, VersionCommand } from './commands/help.ts';
 import { KeysCommand } from './commands/keys.ts';
 import { BlocksCommand, GetCommand, MembersCommand, RunCommand } from './commands/node.ts';
+import { MountCommand, UnmountCommand } from './commands/mount.ts';
 import { ListCommand } from './commands/list.ts';
 import { ShowCommand } from './commands/show.ts';
 import { GrantCommand, RevertCommand, RevokeCommand } from './commands/write.ts';
@@ -38,6 +39,8 @@ export const COMMANDS = [
   MembersCommand,
   BlocksCommand,
   InstallserfCommand,
+  MountCommand,
+  UnmountCommand,
   ...COMING_COMMANDS,
 ];
 

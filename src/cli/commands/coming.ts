@@ -9,7 +9,7 @@ import { BasefsCommand } from '../base.ts';
 export const NETWORK_RELEASE = 'the network release (issue 5)';
 export const MOUNT_RELEASE = 'the mount release (issue 6)';
 
-abstract class ComingCommand extends BasefsCommand {
+export abstract class ComingCommand extends BasefsCommand {
   static release = NETWORK_RELEASE;
   args = Option.Proxy();
 
@@ -25,25 +25,13 @@ abstract class ComingCommand extends BasefsCommand {
   }
 }
 
-function usage(category: string, description: string, synopsis: string, release: string) {
+export function usage(category: string, description: string, synopsis: string, release: string) {
   return Command.Usage({
     category,
     description: `${description} (coming)`,
     details: `Not available yet: arrives with ${release}. Planned form: \`${synopsis}\`.`,
     examples: [[description.charAt(0).toUpperCase() + description.slice(1), `$0 ${synopsis}`]],
   });
-}
-
-export class MountCommand extends ComingCommand {
-  static override paths = [['mount']];
-  static override release = MOUNT_RELEASE;
-  static override usage = usage('Mount (coming)', 'run a node and mount the filesystem over FUSE', 'mount myfs ~/myfs', MOUNT_RELEASE);
-}
-
-export class UnmountCommand extends ComingCommand {
-  static override paths = [['unmount']];
-  static override release = MOUNT_RELEASE;
-  static override usage = usage('Mount (coming)', 'unmount a mounted filesystem', 'unmount myfs', MOUNT_RELEASE);
 }
 
 export class SerfCommand extends ComingCommand {
@@ -57,8 +45,6 @@ export class ResourcesCommand extends ComingCommand {
 }
 
 export const COMING_COMMANDS = [
-  MountCommand,
   SerfCommand,
   ResourcesCommand,
-  UnmountCommand,
 ];
