@@ -193,6 +193,22 @@ export class SwimNode implements SwimStateMachine {
     return this.end();
   }
 
+  /**
+   * Serf's force-leave: a member we hold failed (dead or suspect) is declared to have left, on its
+   * behalf, so every node stops trying to reconnect to it and drops it after the retention period.
+   * An alive member is refused (it would refute at once): the caller is told with `false`.
+   */
+  forceLeave(name: string, now: number): { out: Outbox; done: boolean } {
+    const c = this.core;
+    c.begin(now);
+    const m = c.table.get(name);
+    if (m === undefined || m === c.self || m.status === 'alive') return { out: this.end(), done: false };
+    if (m.status !== 'left') c.handleDead({ type: 'dead', incarnation: m.incarnation, node: m.name, from: m.name }, now);
+    c.tombstones.delete(name);
+    c.pushPending = true;
+    return { out: this.end(), done: true };
+  }
+
   members(): MemberInfo[] {
     return this.core.table.all().map((m) => m.info());
   }

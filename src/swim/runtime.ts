@@ -133,6 +133,19 @@ export class SwimRuntime<M extends SwimStateMachine = SwimStateMachine> extends 
     return this.machine.members();
   }
 
+  /** Serf's force-leave of a failed member; false if it is unknown, alive or not supported. */
+  forceLeave(name: string): boolean {
+    const fl = this.machine.forceLeave?.bind(this.machine);
+    if (fl === undefined || this.#closing !== null) return false;
+    let done = false;
+    this.#api((now) => {
+      const r = fl(name, now);
+      done = r.done;
+      return r.out;
+    });
+    return done;
+  }
+
   /** Graceful leave: broadcast it and stop probing; sockets stay open until `close`. */
   leave(): void {
     if (this.#left) return;

@@ -81,6 +81,8 @@ export interface SwimStateMachine {
   setMeta(meta: Uint8Array, now: number): Outbox;
   /** Graceful leave: broadcast it, then stop probing. */
   leave(now: number): Outbox;
+  /** Declare a failed member left on its behalf (Serf's force-leave); optional for test machines. */
+  forceLeave?(name: string, now: number): { out: Outbox; done: boolean };
   members(): MemberInfo[];
   /** State to persist across restarts (the incarnation number). */
   incarnation(): number;
