@@ -12,7 +12,8 @@ import { chunkFile, encodeMode } from './content.ts';
 import { toHex, type Hash } from './hash.ts';
 import type { KeyPair } from './keys.ts';
 import type { Log } from './log.ts';
-import { baseName, normalizePath, parentPath } from './paths.ts';
+import { baseName, isWithin, normalizePath, parentPath } from './paths.ts';
+import type { PathState } from './resolve.ts';
 import type { Node } from './tree.ts';
 import type { View } from './view.ts';
 
@@ -30,6 +31,8 @@ export interface WriterOptions {
 }
 
 const encoder = new TextEncoder();
+/** A new directory's mode without a MODE entry (resolve.ts); copying it needs no entry. */
+const DEFAULT_DIR_MODE = 0o755;
 
 export class Writer {
   private readonly log: Log;
@@ -52,8 +55,12 @@ export class Writer {
     return this.create(path, ACTION.MKDIR, new Uint8Array(0));
   }
 
-  /** Create or replace a file. Its blocks are stored before the entry, so it is complete at once. */
-  writeFile(path: string, data: Uint8Array): Entry {
+  /**
+   * Create or replace a file. Its blocks are stored before the entry, so it is complete at once.
+   * `mtime` (ms) becomes the entry's timestamp, which is what every node shows as the file's mtime
+   * (tar and rsync restore times); the default is now.
+   */
+  writeFile(path: string, data: Uint8Array, opts: { mtime?: number } = {}): Entry {
     const { manifest, blocks } = chunkFile(data);
     if (blocks.length > 0) {
       if (this.blocks === null) throw err('NOT_SUPPORTED', 'this replica has no block store');
@@ -62,8 +69,61 @@ export class Writer {
     const p = normalizePath(path);
     const found = this.view.find(p);
     if (found?.state.kind === 'dir') throw err('IS_DIR', `${p}: is a directory`);
-    if (found !== undefined) return this.next(found.state.head, ACTION.WRITE, manifest);
-    return this.create(p, ACTION.WRITE, manifest);
+    if (found !== undefined) return this.next(found.state.head, ACTION.WRITE, manifest, opts.mtime);
+    return this.create(p, ACTION.WRITE, manifest, opts.mtime);
+  }
+
+  /**
+   * Set a file's mtime: the same content again (no new blocks) in an entry stamped `mtime`, since
+   * the mtime shown is the timestamp of the entry that defines the content. Null when there is
+   * nothing to change (already that mtime, or not a file: a directory's mtime is its MKDIR's).
+   */
+  touch(path: string, mtime: number): Entry | null {
+    const p = normalizePath(path);
+    const s = this.mustFind(p);
+    if (s.kind !== 'file' || s.content === null || s.mtime === Math.floor(mtime)) return null;
+    return this.next(s.head, s.content.entry.action, s.content.entry.content, mtime);
+  }
+
+  /**
+   * Move a file, symlink or directory, as POSIX rename(2) does: an existing destination file or
+   * symlink is replaced, an existing empty directory is replaced by a directory; a non-empty one is
+   * NOT_EMPTY, a directory onto a file NOT_DIR, a file onto a directory IS_DIR, a directory into
+   * itself USAGE. The log has no move, so the destination is written first (a directory: its whole
+   * subtree re-created with the same contents, modes and mtimes) and the source deleted last, in
+   * one recursive DELETE: a crash in between leaves both, never neither. Grants stay with their
+   * path (moving a directory does not move who may write it). Authority is checked at both ends
+   * before anything is written, so a refused rename writes nothing.
+   */
+  rename(from: string, to: string): Entry[] {
+    const src = normalizePath(from);
+    const dst = normalizePath(to);
+    if (src === '/' || dst === '/') throw err('USAGE', 'the root cannot be renamed or replaced');
+    const s = this.mustFind(src);
+    if (src === dst) return [];
+    if (s.kind === 'dir' && isWithin(dst, src)) throw err('USAGE', `${src}: cannot move a directory into itself`);
+    const dir = this.view.find(parentPath(dst));
+    if (dir === undefined) throw err('NOT_FOUND', `${parentPath(dst)}: no such directory`);
+    if (dir.state.kind !== 'dir' || dir.state.incarnation === null) throw err('NOT_DIR', `${parentPath(dst)}: not a directory`);
+    const d = this.view.find(dst)?.state;
+    if (d !== undefined) {
+      if (s.kind === 'dir' && d.kind !== 'dir') throw err('NOT_DIR', `${dst}: not a directory`);
+      if (s.kind !== 'dir' && d.kind === 'dir') throw err('IS_DIR', `${dst}: is a directory`);
+      if (d.kind === 'dir' && this.view.readdir(dst).length > 0) throw err('NOT_EMPTY', `${dst}: directory not empty`);
+    }
+    const source = this.view.find(src);
+    if (source === undefined) throw err('NOT_FOUND', `${src}: no such file or directory`);
+    // Keys only grow downwards, so authority over both chains covers every entry of the move.
+    if (!this.log.resolver.keysFor(source.chain).has(this.me)) throw err('NOT_AUTHORIZED', `this key may not write ${src}`);
+    if (!this.log.resolver.keysBelow(dir.state.incarnation).has(this.me))
+      throw err('NOT_AUTHORIZED', `this key may not write ${dst}`);
+
+    const out: Entry[] = [];
+    if (d !== undefined && d.kind === 'dir') out.push(this.next(d.head, ACTION.DELETE, new Uint8Array(0)));
+    if (s.kind === 'dir') this.copyTree(src, dst, out);
+    else out.push(...this.copyLeaf(s, dst));
+    out.push(this.next(s.head, ACTION.DELETE, new Uint8Array(0)));
+    return out;
   }
 
   symlink(path: string, target: string): Entry {
@@ -153,6 +213,30 @@ export class Writer {
 
   // -------------------------------------------------------------------------------------------
 
+  /** Re-create directory `src` and everything below it at `dst` (parents before children). */
+  private copyTree(src: string, dst: string, out: Entry[]): void {
+    for (const st of [...this.view.walk(src)]) {
+      const target = dst + st.path.slice(src.length);
+      const s = this.mustFind(st.path);
+      if (s.kind === 'dir') {
+        out.push(this.create(target, ACTION.MKDIR, new Uint8Array(0), s.mtime));
+        if (s.mode !== DEFAULT_DIR_MODE) out.push(this.chmod(target, s.mode));
+      } else out.push(...this.copyLeaf(s, target));
+    }
+  }
+
+  /** Write a file's or symlink's content (same manifest or LINK: no new blocks), mode and mtime. */
+  private copyLeaf(s: PathState, dst: string): Entry[] {
+    if (s.content === null) throw err('NOT_FOUND', `${dst}: source has no content`);
+    const { action, content } = s.content.entry;
+    const existing = this.view.find(dst);
+    const entry = existing !== undefined
+      ? this.next(existing.state.head, action, content, s.mtime)
+      : this.create(dst, action, content, s.mtime);
+    // A replaced file keeps its old mode, a new one gets the default: chmod only when they differ.
+    return this.mustFind(dst).mode === s.mode ? [entry] : [entry, this.chmod(dst, s.mode)];
+  }
+
   private mustFind(p: string) {
     const found = this.view.find(p);
     if (found === undefined) throw err('NOT_FOUND', `${p}: no such file or directory`);
@@ -160,7 +244,7 @@ export class Writer {
   }
 
   /** A new path (or a re-creation after DELETE) in an existing directory. */
-  private create(path: string, action: Action, content: Uint8Array): Entry {
+  private create(path: string, action: Action, content: Uint8Array, timestamp?: number): Entry {
     const p = normalizePath(path);
     if (p === '/') throw err('EXISTS', '/ already exists');
     if (this.view.exists(p)) throw err('EXISTS', `${p}: already exists`);
@@ -171,12 +255,12 @@ export class Writer {
     // A path that existed and was deleted is continued after its DELETE, so its history stays one chain.
     const chain = dir.state.incarnation.dirChildren?.get(baseName(p));
     const old = chain ? this.log.resolver.state(chain) : null;
-    if (old !== null && old.kind === 'gone') return this.next(old.head, action, content);
-    return this.commit(dir.state.incarnation, action, baseName(p), content);
+    if (old !== null && old.kind === 'gone') return this.next(old.head, action, content, timestamp);
+    return this.commit(dir.state.incarnation, action, baseName(p), content, timestamp);
   }
 
-  private next(head: Node, action: Action, content: Uint8Array): Entry {
-    return this.commit(head, action, head.entry.name, content);
+  private next(head: Node, action: Action, content: Uint8Array, timestamp?: number): Entry {
+    return this.commit(head, action, head.entry.name, content, timestamp);
   }
 
   private permission(dir: string, action: Action, key: Uint8Array, label: string): Entry {
@@ -193,9 +277,9 @@ export class Writer {
   }
 
   /** Sign, check authority as every peer will, and store durably. */
-  private commit(parent: Node, action: Action, name: string, content: Uint8Array): Entry {
+  private commit(parent: Node, action: Action, name: string, content: Uint8Array, timestamp?: number): Entry {
     const entry = createEntry(
-      { parent: parent.entry.hash, timestamp: Math.floor(this.now()), action, name, content },
+      { parent: parent.entry.hash, timestamp: Math.max(0, Math.floor(timestamp ?? this.now())), action, name, content },
       this.key.publicKey,
       this.key.seed,
     );
