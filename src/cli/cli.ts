@@ -17,6 +17,8 @@ import { HelpCommand, VersionCommand } from './commands/help.ts';
 import { KeysCommand } from './commands/keys.ts';
 import { BlocksCommand, GetCommand, MembersCommand, RunCommand } from './commands/node.ts';
 import { MountCommand, UnmountCommand } from './commands/mount.ts';
+import { ResourcesCommand } from './commands/resources.ts';
+import { SerfCommand } from './commands/serf.ts';
 import { ListCommand } from './commands/list.ts';
 import { ShowCommand } from './commands/show.ts';
 import { GrantCommand, RevertCommand, RevokeCommand } from './commands/write.ts';
@@ -41,6 +43,8 @@ export const COMMANDS = [
   InstallserfCommand,
   MountCommand,
   UnmountCommand,
+  SerfCommand,
+  ResourcesCommand,
   ...COMING_COMMANDS,
 ];
 

@@ -4,9 +4,11 @@
  * only the node's user can talk to it.
  *
  * Protocol: one request per connection. The client writes one JSON object and a newline
- * ({"cmd":"members"|"blocks"|"status"}), the node answers one JSON object and a newline and closes.
- * A request over MAX_REQUEST_BYTES, one that is not JSON, or one not finished within
- * REQUEST_TIMEOUT_MS is dropped. Replies are {"ok":true,...} or {"ok":false,"error":"..."}.
+ * ({"cmd":"members"|"blocks"|"status"|...}, node-control.ts), the node answers one JSON object and
+ * a newline and closes. A request over MAX_REQUEST_BYTES (entries sent by `grant` and friends
+ * included), one that is not JSON, or one not finished within REQUEST_TIMEOUT_MS is dropped.
+ * Replies are {"ok":true,...} or {"ok":false,"error":"..."}. A streaming reply (`monitor`) is
+ * {"ok":true,"stream":true} followed by one JSON object per line until either side closes.
  */
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -14,15 +16,27 @@ import { join } from 'node:path';
 import { err } from '../core/errors.ts';
 
 export const SOCKET_FILE = 'node.sock';
-export const MAX_REQUEST_BYTES = 4096;
+export const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 export const REQUEST_TIMEOUT_MS = 5_000;
+/** Bytes a streaming reply may have queued for a slow reader before it is dropped. */
+const MAX_STREAM_BACKLOG = 1024 * 1024;
 /** sun_path is 108 bytes on Linux, 104 on the BSDs. */
 const MAX_SOCKET_PATH = 103;
 
 export type ControlRequest = { cmd: string; [k: string]: unknown };
 export type ControlReply = { ok: boolean; [k: string]: unknown };
-export type ControlHandler = (req: ControlRequest) => ControlReply;
+/** A reply that keeps the connection open: `subscribe` gets a sender and returns its unsubscribe. */
+export interface ControlStream {
+  ok: true;
+  subscribe(send: (line: object) => void): () => void;
+}
+export type ControlAnswer = ControlReply | ControlStream;
+export type ControlHandler = (req: ControlRequest) => ControlAnswer | Promise<ControlAnswer>;
+
+function isStream(a: ControlAnswer): a is ControlStream {
+  return typeof (a as { subscribe?: unknown }).subscribe === 'function';
+}
 
 export function socketPath(fsDirectory: string): string {
   return join(fsDirectory, SOCKET_FILE);
@@ -69,17 +83,30 @@ function serveOne(socket: Socket, handler: ControlHandler): void {
     }
     if (nl > MAX_REQUEST_BYTES) return void socket.destroy();
     answered = true;
-    let reply: ControlReply;
-    try {
-      const req: unknown = JSON.parse(buf.subarray(0, nl).toString('utf8'));
-      if (typeof req !== 'object' || req === null || typeof (req as { cmd?: unknown }).cmd !== 'string')
-        reply = { ok: false, error: 'expected {"cmd": ...}' };
-      else reply = handler(req as ControlRequest);
-    } catch (e) {
-      reply = { ok: false, error: e instanceof SyntaxError ? 'request is not JSON' : String((e as Error).message ?? e) };
-    }
-    socket.end(JSON.stringify(reply) + '\n');
+    socket.setTimeout(0);
+    void answer(buf.subarray(0, nl), handler).then((reply) => {
+      if (socket.destroyed) return;
+      if (!isStream(reply)) return void socket.end(JSON.stringify(reply) + '\n');
+      socket.write(JSON.stringify({ ok: true, stream: true }) + '\n');
+      // A reader that stops reading is cut off rather than buffered without bound.
+      const unsubscribe = reply.subscribe((line) => {
+        if (socket.writableLength > MAX_STREAM_BACKLOG) socket.destroy();
+        else if (!socket.destroyed) socket.write(JSON.stringify(line) + '\n');
+      });
+      socket.once('close', unsubscribe);
+    });
   });
+}
+
+async function answer(bytes: Buffer, handler: ControlHandler): Promise<ControlAnswer> {
+  try {
+    const req: unknown = JSON.parse(bytes.toString('utf8'));
+    if (typeof req !== 'object' || req === null || typeof (req as { cmd?: unknown }).cmd !== 'string')
+      return { ok: false, error: 'expected {"cmd": ...}' };
+    return await handler(req as ControlRequest);
+  } catch (e) {
+    return { ok: false, error: e instanceof SyntaxError ? 'request is not JSON' : String((e as Error).message ?? e) };
+  }
 }
 
 /** Closes the server and removes its socket file. */
@@ -131,4 +158,49 @@ export function askNode(path: string, req: ControlRequest, timeoutMs = 10_000): 
       }
     });
   });
+}
+
+/**
+ * A streaming request (`monitor`): `onLine` gets each JSON line after the opening one. Resolves when
+ * the node closes the stream; `close()` on the returned handle ends it from this side.
+ */
+export function streamFromNode(path: string, req: ControlRequest, onLine: (line: Record<string, unknown>) => void): { done: Promise<void>; close(): void } {
+  checkLength(path);
+  if (!existsSync(path)) return { done: Promise.reject(err('NOT_FOUND', 'no control socket')), close() {} };
+  const socket = connect({ path });
+  let buf = '';
+  let opened = false;
+  const done = new Promise<void>((resolve, reject) => {
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT') reject(err('NOT_FOUND', 'no node listening'));
+      else reject(err('IO', `control socket: ${e.message}`, e));
+    });
+    socket.on('connect', () => socket.write(JSON.stringify(req) + '\n'));
+    socket.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const text = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let line: Record<string, unknown>;
+        try {
+          line = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          socket.destroy();
+          return reject(err('MALFORMED', 'the node sent a line that is not JSON'));
+        }
+        if (!opened) {
+          opened = true;
+          if (line['ok'] !== true) {
+            socket.destroy();
+            return reject(err('IO', `the node refused: ${String(line['error'])}`));
+          }
+          continue;
+        }
+        onLine(line);
+      }
+      if (buf.length > MAX_REQUEST_BYTES) socket.destroy();
+    });
+    socket.on('close', () => resolve());
+  });
+  return { done, close: () => socket.destroy() };
 }

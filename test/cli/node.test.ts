@@ -108,7 +108,7 @@ t.test('run, get, members, blocks and a clean stop with real processes', { skip:
   writeFileSync(join(fsDir(h1, 'demo'), 'node.sock'), '');
   t.match((await run(['members', 'demo'], envFor(h1))).stderr, /no running node for 'demo'/);
 
-  const n1 = start(['run', 'demo', '-b', '127.0.0.41', '-H', 'n1', '--profile', 'local'], h1);
+  const n1 = start(['run', 'demo', '-f', '-b', '127.0.0.41', '-H', 'n1', '--profile', 'local'], h1);
   procs.push(n1);
   t.same(await poll(() => aliveMembers(h1), 'n1 to answer'), ['n1']);
   const sock = join(fsDir(h1, 'demo'), 'node.sock');
@@ -156,7 +156,7 @@ t.test('run, get, members, blocks and a clean stop with real processes', { skip:
   const again = await run(['get', 'demo', `127.0.0.41:${PORT}`, '--id', id], envFor(h2));
   t.equal(again.error, 'EXISTS');
 
-  const n2 = start(['run', 'demo', '-b', '127.0.0.42', '-H', 'n2', '--profile', 'local', '--json-log'], h2);
+  const n2 = start(['run', 'demo', '-f', '-b', '127.0.0.42', '-H', 'n2', '--profile', 'local', '--json-log'], h2);
   procs.push(n2);
   for (const h of [h1, h2])
     t.same(await poll(async () => ((await aliveMembers(h))?.length === 2 ? await aliveMembers(h) : undefined), 'both nodes alive'), ['n1', 'n2']);
@@ -182,7 +182,7 @@ t.test('run, get, members, blocks and a clean stop with real processes', { skip:
   n2.child.kill('SIGTERM');
   t.equal(await n1.exit, 0, 'n1 exits 0');
   t.equal(await n2.exit, 0, 'n2 exits 0');
-  t.match(n1.stderr(), /stopping signal=SIGTERM/);
+  t.match(n1.stderr(), /stopping reason=SIGTERM/);
   for (const h of [h1, h2]) {
     const r = await run(['members', 'demo'], envFor(h));
     t.equal(r.code, 1);

@@ -1,5 +1,5 @@
 /**
- * The original's commands that are not here yet (the Serf proxy, resources, the mount). They are real commands so that
+ * The original's commands that are not here yet (the mount). They are real commands so that
  * `help` lists them and `--help` explains them; run, they say in one line when they arrive.
  */
 import { Command, Option } from 'clipanion';
@@ -34,17 +34,4 @@ export function usage(category: string, description: string, synopsis: string, r
   });
 }
 
-export class SerfCommand extends ComingCommand {
-  static override paths = [['serf']];
-  static override usage = usage('Node (coming)', "send a Serf-style agent command to a running node", 'serf myfs members', NETWORK_RELEASE);
-}
-
-export class ResourcesCommand extends ComingCommand {
-  static override paths = [['resources']];
-  static override usage = usage('Node (coming)', 'show the resource use of a running node', 'resources myfs', NETWORK_RELEASE);
-}
-
-export const COMING_COMMANDS = [
-  SerfCommand,
-  ResourcesCommand,
-];
+export const COMING_COMMANDS = [] as const;

@@ -5,80 +5,47 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { BlockStore } from '../../core/block-store.ts';
 import { decodeText } from '../../core/content.ts';
-import { ACTION } from '../../core/entry.ts';
 import { err, isBasefsError } from '../../core/errors.ts';
 import { fromHex, toHex } from '../../core/hash.ts';
-import { checkFsName, defaultPort, fsConfig, fsDir, readConfig, writeConfig } from '../../core/home.ts';
-import type { KeyPair } from '../../core/keys.ts';
+import { checkFsName, defaultPort, fsDir, readConfig, writeConfig } from '../../core/home.ts';
 import { Log } from '../../core/log.ts';
 import { Replica } from '../../core/replica.ts';
-import type { ProfileName } from '../../swim/config.ts';
 import { parseAddress } from '../../swim/net-address.ts';
-import { formatMembersTable, membersToJson, type MemberJson } from '../../swim/table.ts';
+import { formatMembersTable, type MemberJson } from '../../swim/table.ts';
 import type { MemberInfo } from '../../swim/types.ts';
 import { SyncSession } from '../../sync/anti-entropy.ts';
-import { BasefsNode } from '../../sync/node.ts';
 import { runOverStream } from '../../sync/stream.ts';
 import { BasefsCommand } from '../base.ts';
-import { askNode, closeControl, serveControl, socketPath, type ControlReply, type ControlRequest } from '../control.ts';
+import { askNode, socketPath, type ControlReply, type ControlRequest } from '../control.ts';
+import { blockReport, type FileBlocks } from '../node-control.ts';
+import { NodeHostCommand } from '../node-host.ts';
 import { parseSeed } from './bootstrap.ts';
 
-export const STATE_FILE = 'node.state';
-
-const PROFILES: readonly ProfileName[] = ['lan', 'wan', 'local'];
-
-/** The first non-internal IPv4 address of this machine, else 127.0.0.1. */
-function defaultHost(): string {
-  for (const list of Object.values(networkInterfaces()))
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  return '127.0.0.1';
-}
-
-function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1';
-}
-
-/** The files of a replica and their block state, sorted by path. */
-export interface FileBlocks {
-  path: string;
-  blocks: number;
-  missing: number;
-}
-
-function blockReport(replica: Replica): FileBlocks[] {
-  const paths = new Set<string>();
-  for (const n of replica.log.tree.nodes.values())
-    if (n.entry.action === ACTION.WRITE || n.entry.action === ACTION.LINK) paths.add(n.path);
-  const out: FileBlocks[] = [];
-  for (const path of [...paths].sort()) {
-    try {
-      const s = replica.view.blockState(path);
-      out.push({ path, blocks: s.blocks.length, missing: s.missing });
-    } catch {
-      // deleted since, or not a file any more
-    }
-  }
-  return out;
-}
+export { STATE_FILE } from '../node-host.ts';
+export type { FileBlocks };
 
 function noNode(name: string): Error {
   return err('NOT_FOUND', `no running node for '${name}' (start one with 'basefs run ${name}')`);
 }
 
-abstract class AskCommand extends BasefsCommand {
+/** A command that talks to the running node of a filesystem over its control socket. */
+export abstract class AskCommand extends BasefsCommand {
   async ask(name: string, req: ControlRequest): Promise<ControlReply> {
     const path = socketPath(fsDir(this.home, name));
     try {
       return await askNode(path, req);
     } catch (e) {
-      if (isBasefsError(e, 'NOT_FOUND')) throw noNode(name);
-      throw e;
+      throw this.noNodeIfMissing(e, name);
     }
+  }
+
+  /** NOT_FOUND from the socket means no node runs: say how to start one. */
+  noNodeIfMissing(e: unknown, name: string): unknown {
+    return isBasefsError(e, 'NOT_FOUND') ? noNode(name) : e;
   }
 }
 
@@ -149,148 +116,26 @@ export class BlocksCommand extends AskCommand {
   }
 }
 
-type LogLine = Record<string, string | number | boolean | undefined>;
-
-export class RunCommand extends BasefsCommand {
+export class RunCommand extends NodeHostCommand {
   static override paths = [['run']];
   static override usage = Command.Usage({
     category: 'Node',
     description: 'run a node without mounting',
-    details: `Runs a node of filesystem NAME in the foreground until SIGINT or SIGTERM (then it leaves the group, closes its control socket and the log, and exits 0). To run it in the background use a process supervisor (systemd, runit) or the shell's \`&\`.
+    details: `Runs a node of filesystem NAME. By default it goes to the background once it answers (its log appended to $BASEFS_HOME/fs/NAME/node.log); with -f it stays in the foreground and logs on stderr. It runs until SIGINT or SIGTERM or \`basefs serf NAME leave\` (then it leaves the group, closes its control socket and the log, and exits 0).
 
 Gossip (SWIM, UDP and TCP) is on the filesystem's port (config.json, or the one given with -b) and anti-entropy sessions on the port after it. Without -b the node binds the machine's first non-loopback IPv4 address. The seeds it joins are those of -j plus the ones in the filesystem's /.cluster. The node name is the host name (-H to choose; with a loopback -b address, host name and address, so several nodes can share one machine on 127.0.0.x).
 
-The node keeps its SWIM incarnation in $BASEFS_HOME/fs/NAME/node.state, answers \`basefs members\` and \`basefs blocks\` on $BASEFS_HOME/fs/NAME/node.sock (mode 0600), and logs one line per notable event on stderr (--json-log: one JSON object per line).`,
+The node keeps its SWIM incarnation in $BASEFS_HOME/fs/NAME/node.state, answers \`basefs members\`, \`blocks\`, \`serf\` and \`resources\` on $BASEFS_HOME/fs/NAME/node.sock (mode 0600), and logs one line per notable event (--json-log: one JSON object per line). While it runs, \`basefs grant\`, \`revoke\` and \`revert\` hand their signed entries to it.
+
+-w SCRIPT runs \`sh -c SCRIPT\` after each applied change, local or received, with BASEFS_EVENT_TYPE (MKDIR, WRITE, DELETE, GRANT, ...), BASEFS_EVENT_PATH and BASEFS_NAME set: debounced (200 ms per type and path), one at a time, and for a file only once all its blocks are here.`,
     examples: [
       ['A node on 127.0.0.2, joining another', '$0 run myfs -b 127.0.0.2 -j 127.0.0.1'],
-      ['In the background', '$0 run myfs &'],
+      ['In the foreground, with a watcher', "$0 run myfs -f -w 'logger basefs $BASEFS_EVENT_TYPE $BASEFS_EVENT_PATH'"],
     ],
   });
-  name = Option.String({ name: 'NAME' });
-  bind = Option.String('-b,--bind', { description: 'IP[:PORT] to bind and advertise (default: first non-loopback IPv4, the filesystem port)' });
-  joinAddrs = Option.String('-j,--join', { description: 'seed addresses to join, comma-separated: ADDR[:PORT][,...]' });
-  nodeName = Option.String('-H,--hostname', { description: 'node name in the group (default: the host name)' });
-  key = Option.String('-k,--key', { description: 'private key file for writing (default: $BASEFS_HOME/id_ed25519 when it exists)' });
-  profile = Option.String('--profile', 'lan', { description: 'SWIM timers: lan (default), wan or local' });
-  jsonLog = Option.Boolean('--json-log', false, { description: 'log JSON lines instead of text' });
-
-  #log(event: string, fields: LogLine = {}): void {
-    const at = new Date().toISOString();
-    if (this.jsonLog) {
-      this.context.stderr.write(JSON.stringify({ at, event, ...fields }) + '\n');
-      return;
-    }
-    const rest = Object.entries(fields)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${String(v)}`)
-      .join(' ');
-    this.context.stderr.write(`${at} ${event}${rest ? ' ' + rest : ''}\n`);
-  }
 
   async run(): Promise<number> {
-    checkFsName(this.name);
-    if (!PROFILES.includes(this.profile as ProfileName)) throw err('USAGE', `bad --profile '${this.profile}' (lan, wan or local)`);
-    const profile = this.profile as ProfileName;
-    const dir = this.fsDirOf(this.name);
-    const settings = fsConfig(readConfig(this.home), this.name);
-    let host = defaultHost();
-    let port = settings.port;
-    if (this.bind !== undefined) {
-      const hp = parseAddress(parseSeed(this.bind, port));
-      host = hp.host;
-      port = hp.port;
-    }
-    const nodeName = this.nodeName ?? (this.bind !== undefined && isLoopback(host) ? `${hostname()}-${host}` : hostname());
-    let key: KeyPair | null = null;
-    if (this.key !== undefined) key = this.loadKey(this.key);
-    else {
-      try {
-        key = this.loadKey(undefined);
-      } catch (e) {
-        if (!isBasefsError(e, 'NO_KEY')) throw e;
-      }
-    }
-    let replica: Replica;
-    try {
-      replica = Replica.open(dir, { writable: true, key });
-    } catch (e) {
-      if (isBasefsError(e, 'LOCKED'))
-        throw err('LOCKED', `filesystem '${this.name}' is locked by another process (is a node already running? see 'basefs members ${this.name}')`);
-      throw e;
-    }
-    let node: BasefsNode | null = null;
-    let control: Awaited<ReturnType<typeof serveControl>> | null = null;
-    const sock = socketPath(dir);
-    try {
-      const self = `${host}:${port}`;
-      const joins = (this.joinAddrs ?? '').split(',').filter((s) => s.trim() !== '').map((s) => parseSeed(s, port));
-      const seeds = [...new Set([...joins, ...replica.seeds(), ...settings.seeds])].filter((s) => s !== self);
-      node = await BasefsNode.start({ replica, name: nodeName, host, port, seeds, profile, statePath: join(dir, STATE_FILE) });
-      const n = node;
-      for (const ev of ['join', 'leave', 'dead', 'suspect'] as const)
-        n.swim.on(ev, (m: MemberInfo) => this.#log(`member-${ev}`, { member: m.name, address: m.address }));
-      n.onSync = (o) => {
-        const s = o.result.stats;
-        if (o.error !== undefined) this.#log('sync-failed', { peer: o.peer, role: o.role, error: `${o.error.code} ${o.error.message}` });
-        else if (s.entriesAccepted > 0 || s.blocksReceived > 0)
-          this.#log('sync', { peer: o.peer, role: o.role, entries: s.entriesAccepted, blocks: s.blocksReceived, ms: Math.round(o.ms) });
-      };
-      control = await serveControl(sock, (req) => this.#answer(n, req));
-      this.#log('started', {
-        fs: this.name,
-        node: nodeName,
-        address: n.address,
-        syncPort: n.syncPort,
-        entries: replica.log.size,
-        root: toHex(n.rootHash()).slice(0, 16),
-        seeds: seeds.join(',') || undefined,
-        writable: key !== null,
-      });
-      const signal = await new Promise<string>((resolve) => {
-        const on = (s: string) => () => resolve(s);
-        process.once('SIGINT', on('SIGINT'));
-        process.once('SIGTERM', on('SIGTERM'));
-      });
-      // A second signal while leaving: stop at once.
-      const hard = () => process.exit(1);
-      process.once('SIGINT', hard);
-      process.once('SIGTERM', hard);
-      this.#log('stopping', { signal });
-    } finally {
-      if (control !== null) await closeControl(control, sock);
-      if (node !== null) await node.stop();
-      replica.close();
-    }
-    this.#log('stopped', { fs: this.name });
-    return 0;
-  }
-
-  #answer(node: BasefsNode, req: ControlRequest): ControlReply {
-    switch (req.cmd) {
-      case 'members':
-        return { ok: true, members: membersToJson(node.members(), { now: node.swim.now(), wallNow: Date.now() }) };
-      case 'blocks':
-        return { ok: true, files: blockReport(node.replica) };
-      case 'status': {
-        const members = node.members();
-        return {
-          ok: true,
-          fs: this.name,
-          node: node.name,
-          address: node.address,
-          syncPort: node.syncPort,
-          id: toHex(node.replica.log.id),
-          root: toHex(node.rootHash()),
-          entries: node.replica.log.size,
-          alive: members.filter((m) => m.status === 'alive').length,
-          members: members.length,
-          missingBlocks: node.missingBlocks().length,
-          stats: { ...node.stats },
-        };
-      }
-      default:
-        return { ok: false, error: `unknown command '${req.cmd.slice(0, 40)}'` };
-    }
+    return this.hostNode();
   }
 }
 

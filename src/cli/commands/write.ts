@@ -2,6 +2,7 @@
  * The commands that append to the log: grant, revoke, revert. Each opens the filesystem writable
  * (taking the log's lock), signs with the user's key (default $BASEFS_HOME/id_ed25519, -k to
  * choose), and is checked by the same rules every other node applies before anything is written.
+ * While a node of the filesystem runs, the signed entries go to it instead (withWriter).
  */
 import { Command, Option } from 'clipanion';
 import { err, isBasefsError } from '../../core/errors.ts';
@@ -10,7 +11,9 @@ import { bytesEqual, toHex } from '../../core/hash.ts';
 import { fingerprint, formatPublicKey, type KeyPair } from '../../core/keys.ts';
 import { isWithin } from '../../core/paths.ts';
 import type { Replica } from '../../core/replica.ts';
-import type { Writer } from '../../core/writer.ts';
+import { Writer } from '../../core/writer.ts';
+import { fsDir } from '../../core/home.ts';
+import { askNode, socketPath } from '../control.ts';
 import { BasefsCommand } from '../base.ts';
 import { json, shortHash } from '../format.ts';
 import { checkLabel, looksLikeKey, parseKeyArgument } from '../key-arg.ts';
@@ -19,32 +22,75 @@ abstract class WriteCommand extends BasefsCommand {
   keyFile = Option.String('-k,--key', { description: 'private key to sign with (default: $BASEFS_HOME/id_ed25519)' });
   asJson = Option.Boolean('--json', false, { description: 'print the appended entries as JSON' });
 
-  /** Opens `name` writable with the user's key and runs `fn` with its writer (which changes `path`). */
-  withWriter<T>(name: string, path: string, fn: (writer: Writer, replica: Replica, key: KeyPair) => T): T {
+  /** Set when the entries went to a running node rather than straight into the log. */
+  viaNode = false;
+
+  /**
+   * Runs `fn` with a writer for `name` (which changes `path`). With the log free, the writer appends
+   * to it directly. While a node runs (it holds the log's lock), `fn` runs against a read-only
+   * snapshot and the entries it signs are handed to the node over its control socket, which
+   * verifies them like a peer's, stores them and spreads them.
+   */
+  async withWriter<T>(name: string, path: string, fn: (writer: Writer, replica: Replica, key: KeyPair) => T): Promise<T> {
     this.fsDirOf(name); // an unknown filesystem is reported before a missing key
     const key = this.loadKey(this.keyFile);
-    const replica = this.openWrite(name, key);
+    let replica: Replica;
+    try {
+      replica = this.openWrite(name, key);
+    } catch (e) {
+      if (!isBasefsError(e, 'LOCKED')) throw e;
+      return this.#viaNode(name, path, key, fn, e);
+    }
     try {
       const writer = replica.writer;
       if (writer === null) throw err('NOT_SUPPORTED', 'this filesystem cannot be written here');
-      try {
-        return fn(writer, replica, key);
-      } catch (e) {
-        if (isBasefsError(e, 'NOT_AUTHORIZED'))
-          throw err('NOT_AUTHORIZED', `key ${fingerprint(key.publicKey)} may not change ${name}:${path}`);
-        throw e;
-      }
+      return this.#apply(name, path, key, () => fn(writer, replica, key));
     } finally {
       replica.close();
     }
   }
 
+  #apply<T>(name: string, path: string, key: KeyPair, call: () => T): T {
+    try {
+      return call();
+    } catch (e) {
+      if (isBasefsError(e, 'NOT_AUTHORIZED'))
+        throw err('NOT_AUTHORIZED', `key ${fingerprint(key.publicKey)} may not change ${name}:${path}`);
+      throw e;
+    }
+  }
+
+  async #viaNode<T>(name: string, path: string, key: KeyPair, fn: (writer: Writer, replica: Replica, key: KeyPair) => T, locked: unknown): Promise<T> {
+    const snapshot = this.openRead(name);
+    const writer = new Writer({ log: snapshot.log, view: snapshot.view, key });
+    const signed: Uint8Array[] = [];
+    const stop = snapshot.log.onAccept((nodes) => {
+      for (const n of nodes) signed.push(n.entry.bytes);
+    });
+    let result: T;
+    try {
+      result = this.#apply(name, path, key, () => fn(writer, snapshot, key));
+    } finally {
+      stop();
+      snapshot.close();
+    }
+    try {
+      await askNode(socketPath(fsDir(this.home, name)), { cmd: 'ingest', entries: signed.map((b) => Buffer.from(b).toString('base64')) });
+    } catch (e) {
+      // Locked, but no node answers: another command holds the lock.
+      if (isBasefsError(e, 'NOT_FOUND')) throw locked;
+      throw e;
+    }
+    this.viaNode = true;
+    return result;
+  }
+
   report(name: string, entries: readonly Entry[], summary: string): void {
     if (this.asJson) {
-      this.out(json({ name, entries: entries.map((e) => ({ hash: toHex(e.hash), action: actionName(e.action), name: e.name })) }));
+      this.out(json({ name, viaNode: this.viaNode, entries: entries.map((e) => ({ hash: toHex(e.hash), action: actionName(e.action), name: e.name })) }));
       return;
     }
-    this.out(summary);
+    this.out(summary + (this.viaNode ? ' (handed to the running node)' : ''));
     for (const e of entries) this.out(`  appended ${actionName(e.action).padEnd(6)} ${shortHash(e.hash)}`);
   }
 }
@@ -73,12 +119,12 @@ export class GrantCommand extends WriteCommand {
   key = Option.String({ name: 'KEY' });
   label = Option.String('-n,--label', { description: 'a name for the grant (default: the key file name, or "key-<fingerprint>")' });
 
-  run(): number {
+  async run(): Promise<number> {
     const t = dirTarget(this, this.dir);
     const k = parseKeyArgument(this.key);
     const fp = fingerprint(k.publicKey);
     const label = checkLabel(this.label ?? k.suggestedLabel ?? `key-${fp.replace(/:/g, '').slice(0, 8)}`);
-    const entry = this.withWriter(t.name, t.path, (w, replica) => {
+    const entry = await this.withWriter(t.name, t.path, (w, replica) => {
       if (bytesEqual(replica.log.genesis.entry.author, k.publicKey))
         throw err('USAGE', `${fp} is the filesystem's root key; it already owns /`);
       return w.grant(t.path, k.publicKey, label);
@@ -105,12 +151,12 @@ export class RevokeCommand extends WriteCommand {
   dir = Option.String({ name: 'NAME:/DIR' });
   key = Option.String({ name: 'KEY' });
 
-  run(): number {
+  async run(): Promise<number> {
     const t = dirTarget(this, this.dir);
     let label = '';
     let entries: Entry[] = [];
     let fp = '';
-    entries = this.withWriter(t.name, t.path, (w, replica) => {
+    entries = await this.withWriter(t.name, t.path, (w, replica) => {
       const { publicKey, label: l } = this.findKey(replica, t.path, this.key);
       fp = fingerprint(publicKey);
       label = l;
@@ -157,11 +203,11 @@ export class RevertCommand extends WriteCommand {
   file = Option.String({ name: 'NAME:/PATH' });
   hash = Option.String({ name: 'HASH' });
 
-  run(): number {
+  async run(): Promise<number> {
     const t = this.target(this.file);
     if (!t.explicitPath || t.path === '/') throw err('USAGE', 'revert needs NAME:/PATH of a file');
     if (!/^[0-9a-fA-F]{4,64}$/.test(this.hash)) throw err('USAGE', `'${this.hash}' is not a hash prefix (4 to 64 hex digits)`);
-    const entry = this.withWriter(t.name, t.path, (w) => w.revert(t.path, this.hash));
+    const entry = await this.withWriter(t.name, t.path, (w) => w.revert(t.path, this.hash));
     this.report(t.name, [entry], `reverted ${t.name}:${t.path} to ${this.hash.toLowerCase()}`);
     return 0;
   }
