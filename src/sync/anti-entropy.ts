@@ -27,6 +27,7 @@
  * for) ends the session with a typed error; whatever valid entries came before stay, nothing else.
  */
 import { err, isBasefsError, type BasefsError, type ErrorCode } from '../core/errors.ts';
+import { ZERO_HASH } from '../core/entry.ts';
 import { bytesEqual, toHex, type Hash } from '../core/hash.ts';
 import type { Log } from '../core/log.ts';
 import type { Node } from '../core/tree.ts';
@@ -73,8 +74,10 @@ export interface SyncOptions {
   /**
    * The filesystem to fetch into a log that has no genesis entry yet (`basefs get`): the only
    * genesis accepted from the peer is the one that hashes to it. Defaults to the log's own id.
+   * 'first-use' (an empty log only): take the filesystem the peer holds, whatever it is — its id
+   * is then `session.filesystemId` and its genesis must hash to it (trust on first use).
    */
-  fsId?: Hash;
+  fsId?: Hash | 'first-use';
 }
 
 export interface SessionError {
@@ -106,7 +109,9 @@ export class SyncSession {
   private peerHello = false;
   private plan = new TurnPlan();
   private readonly walk: MerkleWalk;
-  private readonly fsId: Hash;
+  private fsId: Hash;
+  /** Sent in our hello by a first-use fetch: "any filesystem"; adopted from the peer's hello. */
+  private firstUse = false;
   /** Entries we asked for in our last turn and must receive in the peer's next one. */
   private wanted = new Map<string, Hash>();
   private blocksInFlight = new Map<string, Hash>();
@@ -122,7 +127,10 @@ export class SyncSession {
     this.role = opts.role;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     if (opts.fsId === undefined && opts.log.size === 0) throw err('USAGE', 'an empty log needs the fsId to fetch');
-    this.fsId = opts.fsId ?? opts.log.id;
+    if (opts.fsId === 'first-use' && (opts.log.size > 0 || opts.role !== 'initiator'))
+      throw err('USAGE', 'first-use fetch is only for an initiator with an empty log');
+    this.firstUse = opts.fsId === 'first-use';
+    this.fsId = opts.fsId === 'first-use' ? ZERO_HASH : (opts.fsId ?? opts.log.id);
     if (opts.log.size > 0 && !bytesEqual(this.fsId, opts.log.id)) throw err('USAGE', 'fsId is not this log\'s filesystem');
     this.walk = new MerkleWalk(opts.log, opts.role, this.limits.maxSummaryItems);
     this.startedAt = this.lastHeardAt = opts.now;
@@ -232,7 +240,14 @@ export class SyncSession {
   private onHello(m: Extract<Message, { type: 'hello' }>): void {
     if (this.peerHello) throw err('MALFORMED', 'second hello');
     if (m.version !== PROTOCOL_VERSION) throw err('NOT_SUPPORTED', `protocol version ${m.version}`);
-    if (!bytesEqual(m.fsId, this.fsId)) throw err('NOT_FOUND', 'the peer holds another filesystem');
+    if (this.firstUse) {
+      if (bytesEqual(m.fsId, ZERO_HASH)) throw err('MALFORMED', 'the peer names no filesystem');
+      this.fsId = m.fsId;
+      this.firstUse = false;
+    } else if (this.role === 'responder' && bytesEqual(m.fsId, ZERO_HASH)) {
+      // A first-use fetch (`basefs get` without --id) asks for whatever we hold: our hello names it,
+      // and the fetcher checks the genesis against that. Entries are not secret from peers.
+    } else if (!bytesEqual(m.fsId, this.fsId)) throw err('NOT_FOUND', 'the peer holds another filesystem');
     this.peerHello = true;
     if (this.role === 'responder') this.plan.helloReply = m.root;
   }
@@ -347,6 +362,11 @@ export class SyncSession {
       this.stats.blockBytesSent += bytes.length;
     }
     return out;
+  }
+
+  /** The filesystem this session syncs (after a first-use fetch, the one the peer named). */
+  get filesystemId(): Hash {
+    return this.fsId;
   }
 
   private hello(): Message {

@@ -125,9 +125,12 @@ t.test('run, get, members, blocks and a clean stop with real processes', { skip:
   t.equal(twice.error, 'LOCKED');
   t.ok(isOneLineError(twice.stderr));
 
-  // get: --id is required; a wrong one fetches nothing and leaves nothing behind.
-  const noId = await run(['get', 'demo', `127.0.0.41:${PORT}`], envFor(h2));
-  t.equal(noId.code, 2);
+  // get: a wrong --id, or (trusting the peer on first use) another name, fetches nothing and
+  // leaves nothing behind.
+  const otherName = await run(['get', 'other', `127.0.0.41:${PORT}`], envFor(h2));
+  t.equal(otherName.code, 2, otherName.stderr);
+  t.match(otherName.stderr, /named 'demo', not 'other'/);
+  t.notOk(existsSync(fsDir(h2, 'other')), 'nothing left after a refused first-use get');
   const wrong = await run(['get', 'demo', `127.0.0.41:${PORT}`, '--id', 'ab'.repeat(32)], envFor(h2));
   t.equal(wrong.code, 1, wrong.stderr);
   t.ok(isOneLineError(wrong.stderr), wrong.stderr);
@@ -137,9 +140,11 @@ t.test('run, get, members, blocks and a clean stop with real processes', { skip:
   t.match(nobody.stderr, /no node answers at 127\.0\.0\.44:17402/);
   t.notOk(existsSync(fsDir(h2, 'demo')), 'nothing left after a refused get');
 
-  const got = await run(['get', 'demo', `127.0.0.41:${PORT}`, '--id', id, '--json'], envFor(h2));
+  const got = await run(['get', 'demo', `127.0.0.41:${PORT}`, '--json'], envFor(h2));
   t.equal(got.code, 0, got.stderr);
-  const g = JSON.parse(got.stdout) as { entries: number; blocks: number; missingBlocks: number; ms: number };
+  const g = JSON.parse(got.stdout) as { id: string; firstUse: boolean; entries: number; blocks: number; missingBlocks: number; ms: number };
+  t.equal(g.id, id, 'first use: the peer\'s filesystem id');
+  t.equal(g.firstUse, true);
   t.equal(g.missingBlocks, 0);
   t.ok(g.blocks >= 5, `${g.blocks} blocks fetched`);
   t.comment(`get: ${g.entries} entries, ${g.blocks} blocks in ${g.ms} ms`);

@@ -9,7 +9,7 @@ import type { KeyPair } from '../../src/core/keys.ts';
 import { Log } from '../../src/core/log.ts';
 import { View } from '../../src/core/view.ts';
 import { Writer } from '../../src/core/writer.ts';
-import { SyncSession, type SyncLimits } from '../../src/sync/anti-entropy.ts';
+import { SyncSession, type SyncLimits, type SyncOptions } from '../../src/sync/anti-entropy.ts';
 import { missingBlocks, type SyncBlocks } from '../../src/sync/block-wants.ts';
 import { MemoryBlocks, memoryFs } from './fs.ts';
 import type { Rng } from './random.ts';
@@ -142,6 +142,8 @@ export function pump(
     missingBlocks?: boolean;
     /** Called before each delivery (local writes while a session runs); false cuts the connection. */
     between?: (frame: number) => boolean | void;
+    /** The initiator's `fsId` (a fetch into an empty log). */
+    fsId?: SyncOptions['fsId'];
   } = {},
 ): PumpResult {
   const now = opts.now ?? 0;
@@ -153,6 +155,7 @@ export function pump(
       now,
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.missingBlocks ? { missingBlocks: missingBlocks(r.view, r.blocks) } : {}),
+      ...(role === 'initiator' && opts.fsId !== undefined ? { fsId: opts.fsId } : {}),
     });
   const initiator = mk(a, 'initiator');
   const responder = mk(b, 'responder');

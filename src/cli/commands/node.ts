@@ -146,14 +146,17 @@ export class GetCommand extends BasefsCommand {
     description: "fetch a filesystem's log and blocks from a peer",
     details: `Fetches filesystem NAME from a running node at ADDR[:PORT] into BASEFS_HOME, verifying every entry (signature, hash, parent, authority) and every block (by hash); then it can be run. ADDR:PORT is the peer's gossip (SWIM) address; PORT defaults to the filesystem's port (config.json, else derived from the name) and the transfer uses the port after it (PORT+1), where the peer's node serves anti-entropy.
 
-The filesystem id (the hash of its genesis entry; \`basefs show NAME --json\` prints it on any node that has it) is given with --id: only the genesis entry that hashes to it is accepted, so a peer cannot substitute another filesystem. The sync protocol does not reveal a filesystem to a peer that cannot name it, so --id is required in this release (trust on first use of the peer's genesis needs a protocol addition).
+With --id (the filesystem id, the hash of its genesis entry; \`basefs show NAME --json\` prints it on any node that has it) only the genesis entry that hashes to it is accepted, so a peer cannot substitute another filesystem. Without --id the peer's filesystem is trusted on first use: its genesis must be named NAME, every other entry is verified against it as usual, and the id is printed so that it can be compared with one from a node you trust.
 
 Writes the filesystem's section of config.json (port, and seeds from its /.cluster). Progress goes to stderr when it is a terminal.`,
-    examples: [['Fetch myfs from 10.0.0.1', '$0 get myfs 10.0.0.1 --id 3f9a…']],
+    examples: [
+      ['Fetch myfs from 10.0.0.1', '$0 get myfs 10.0.0.1'],
+      ['Fetch only the filesystem with this id', '$0 get myfs 10.0.0.1 --id 3f9a…'],
+    ],
   });
   name = Option.String({ name: 'NAME' });
   addr = Option.String({ name: 'ADDR[:PORT]' });
-  id = Option.String('--id', { description: 'the filesystem id (hex hash of its genesis entry)' });
+  id = Option.String('--id', { description: 'accept only the filesystem with this id (hex hash of its genesis entry); default: trust the peer on first use' });
   force = Option.Boolean('-f,--force', false, { description: 'replace an existing filesystem of the same name' });
   asJson = Option.Boolean('--json', false, { description: 'print the result as JSON' });
 
@@ -162,10 +165,8 @@ Writes the filesystem's section of config.json (port, and seeds from its /.clust
     const config = readConfig(this.home);
     const port0 = config.filesystems[this.name]?.port ?? defaultPort(this.name);
     const peer = parseAddress(parseSeed(this.addr, port0));
-    if (this.id === undefined)
-      throw err('USAGE', `--id is needed: the filesystem id ('basefs show ${this.name} --json' on a node that has it)`);
-    if (!/^[0-9a-fA-F]{64}$/.test(this.id)) throw err('USAGE', '--id must be 64 hex digits');
-    const fsId = fromHex(this.id.toLowerCase());
+    if (this.id !== undefined && !/^[0-9a-fA-F]{64}$/.test(this.id)) throw err('USAGE', '--id must be 64 hex digits');
+    const fsId = this.id === undefined ? 'first-use' : fromHex(this.id.toLowerCase());
     const dir = fsDir(this.home, this.name);
     const existed = Replica.exists(dir);
     if (existed && !this.force) throw err('EXISTS', `a filesystem named '${this.name}' already exists (use -f to replace it)`);
@@ -195,7 +196,7 @@ Writes the filesystem's section of config.json (port, and seeds from its /.clust
       cleanup();
       const m = result.error.message;
       if (/another filesystem/.test(m))
-        throw err('NOT_FOUND', `the node at ${where} does not hold filesystem ${this.id.slice(0, 16)}… (check --id)`);
+        throw err('NOT_FOUND', `the node at ${where} does not hold filesystem ${(this.id ?? '').slice(0, 16)}… (check --id)`);
       if (/ECONNREFUSED/.test(m))
         throw err('NOT_FOUND', `no node answers at ${peer.host}:${peer.port + 1} (is 'basefs run ${this.name}' running on ${where}?)`);
       throw err(result.error.code, `fetching from ${where} failed: ${m}`);
@@ -241,10 +242,11 @@ Writes the filesystem's section of config.json (port, and seeds from its /.clust
     const ms = Math.round(performance.now() - started);
     const s = result.stats;
     if (this.asJson) {
-      this.out(JSON.stringify({ name: this.name, id, from: where, entries, blocks: s.blocksReceived, blockBytes: s.blockBytesReceived, missingBlocks: missing, ms, dir }));
+      this.out(JSON.stringify({ name: this.name, id, firstUse: this.id === undefined, from: where, entries, blocks: s.blocksReceived, blockBytes: s.blockBytesReceived, missingBlocks: missing, ms, dir }));
       return 0;
     }
     this.out(`fetched ${this.style.bold(this.name)} (id ${id.slice(0, 16)}, ${entries} entries, ${s.blocksReceived} blocks) from ${where} in ${ms} ms`);
+    if (this.id === undefined) this.out(`trusted on first use: filesystem id ${id} (compare it with 'basefs show ${this.name} --json' on a node you trust)`);
     if (missing > 0) this.out(`${missing} blocks still missing; a running node fetches them ('basefs run ${this.name}')`);
     return 0;
   }
