@@ -54,7 +54,13 @@ function checkLength(path: string): void {
 export async function serveControl(path: string, handler: ControlHandler): Promise<Server> {
   checkLength(path);
   if (existsSync(path)) unlinkSync(path);
-  const server = createServer((socket) => serveOne(socket, handler));
+  const open = new Set<Socket>();
+  const server = createServer((socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    serveOne(socket, handler);
+  });
+  connections.set(server, open);
   server.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -109,9 +115,14 @@ async function answer(bytes: Buffer, handler: ControlHandler): Promise<ControlAn
   }
 }
 
-/** Closes the server and removes its socket file. */
+/** Open connections per server: streams (monitor) are ended when the node stops. */
+const connections = new WeakMap<Server, Set<Socket>>();
+
+/** Closes the server, ends open streams, and removes its socket file. */
 export async function closeControl(server: Server, path: string): Promise<void> {
-  await new Promise<void>((r) => server.close(() => r()));
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  for (const s of connections.get(server) ?? []) s.end();
+  await closed;
   try {
     unlinkSync(path);
   } catch {

@@ -237,8 +237,8 @@ export abstract class NodeHostCommand extends BasefsCommand {
     const child = spawn(process.execPath, [...process.execArgv, main, ...this.#foregroundArgs()], {
       detached: true,
       stdio: ['ignore', fd, fd],
+      // The working directory is kept: the runtime's own flags (a loader) may name relative paths.
       env: this.env as NodeJS.ProcessEnv,
-      cwd: '/',
     });
     closeSync(fd);
     let exited: number | null | undefined;

@@ -4,13 +4,11 @@
  * second home, run that one too, ask both over their control sockets, stop both with SIGTERM.
  * Homes live under the system temp directory: a unix socket path must stay under ~100 bytes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { decodeText } from '../../src/core/content.ts';
 import { toHex } from '../../src/core/hash.ts';
@@ -18,39 +16,10 @@ import { fsDir } from '../../src/core/home.ts';
 import { readKeyFile } from '../../src/core/keys.ts';
 import { Replica } from '../../src/core/replica.ts';
 import { askNode, MAX_REQUEST_BYTES } from '../../src/cli/control.ts';
+import { killAll, NO_LOADER, poll, startBasefs as start, type Proc } from '../helpers/cli-procs.ts';
 import { envFor, isOneLineError, run } from './harness.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-const loader = process.execArgv.filter((a) => /@tapjs[\\/]typescript/.test(a));
 const PORT = 17401;
-
-interface Proc {
-  child: ChildProcess;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function start(args: string[], home: string): Proc {
-  const child = spawn(process.execPath, [...loader, MAIN, ...args], {
-    env: { PATH: process.env['PATH'], HOME: home, BASEFS_HOME: home, TS_NODE_TRANSPILE_ONLY: '1', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr?.on('data', (c: Buffer) => (err += c.toString('utf8')));
-  child.stdout?.resume();
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, stderr: () => err, exit };
-}
-
-async function poll<T>(f: () => Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Writes `bytes` to the control socket; resolves with whatever comes back before it closes. */
 function rawRequest(path: string, bytes: Buffer): Promise<string> {
@@ -75,13 +44,12 @@ async function aliveMembers(home: string): Promise<string[] | undefined> {
   return (JSON.parse(r.stdout) as MemberRow[]).filter((m) => m.status === 'alive').map((m) => m.name);
 }
 
-t.test('run, get, members, blocks and a clean stop with real processes', { skip: loader.length === 0 ? 'not run under tap (no TypeScript loader)' : false, timeout: 120_000 }, async (t) => {
+t.test('run, get, members, blocks and a clean stop with real processes', { skip: NO_LOADER, timeout: 120_000 }, async (t) => {
   const h1 = mkdtempSync(join(tmpdir(), 'bfs-'));
   const h2 = mkdtempSync(join(tmpdir(), 'bfs-'));
   const procs: Proc[] = [];
   t.teardown(async () => {
-    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    await Promise.all(procs.map((p) => p.exit));
+    await killAll(procs);
     rmSync(h1, { recursive: true, force: true });
     rmSync(h2, { recursive: true, force: true });
   });

@@ -37,11 +37,16 @@ export class SerfCommand extends AskCommand {
   });
   name = Option.String({ name: 'NAME' });
   cmd = Option.String({ name: 'CMD' });
-  args = Option.Rest({ name: 'ARGS' });
+  // Serf's own flags (-format, -status) are single-dash words clipanion would refuse: passed through as they are.
+  args = Option.Proxy({ name: 'ARGS' });
 
   async run(): Promise<number> {
     const cmd = this.cmd;
     const rest = [...this.args];
+    if (cmd === '--help' || cmd === '-h' || rest.includes('--help')) {
+      this.context.stdout.write(this.cli.usage(this, { detailed: true }));
+      return 0;
+    }
     const format = takeFlag(rest, '-format');
     const json = format === 'json';
     if (format !== undefined && format !== 'json' && format !== 'text') throw err('USAGE', `-format must be text or json`);
