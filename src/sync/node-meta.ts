@@ -7,33 +7,40 @@
  *   3      32   log root hash (Log.rootHash)
  *   35     8    the first 8 bytes of the filesystem id (genesis hash): nodes of another filesystem
  *               that share the SWIM group are never synced with
+ *   43     4    optional: how many entries the log holds, u32 big-endian (who pulls from whom:
+ *               node-core.ts); absent from nodes that do not send it
  *
- * 43 bytes, far below SWIM's maxMetaSize (512). Decoding is defensive: anything shorter, another
- * version, or port 0 decodes to null (the member is simply not a sync candidate). Bytes after the
- * 43 are ignored, so a later version may append fields.
+ * 43 or 47 bytes, far below SWIM's maxMetaSize (512). Decoding is defensive: anything shorter,
+ * another version, or port 0 decodes to null (the member is simply not a sync candidate). Bytes
+ * after the known fields are ignored, so a later version may append more.
  */
 import { HASH_BYTES, type Hash } from '../core/hash.ts';
 
 export const META_VERSION = 1;
 export const FS_TAG_BYTES = 8;
 export const META_BYTES = 1 + 2 + HASH_BYTES + FS_TAG_BYTES;
+const COUNT_BYTES = 4;
 
 export interface NodeMeta {
   syncPort: number;
   root: Hash;
   /** The first FS_TAG_BYTES of the filesystem id. */
   fsTag: Uint8Array;
+  /** Entries in the member's log, when it advertises them. */
+  entries: number | null;
 }
 
-export function encodeNodeMeta(m: { syncPort: number; root: Hash; fsId: Hash }): Uint8Array {
+export function encodeNodeMeta(m: { syncPort: number; root: Hash; fsId: Hash; entries?: number }): Uint8Array {
   if (!Number.isInteger(m.syncPort) || m.syncPort < 1 || m.syncPort > 65535) throw new RangeError(`bad sync port ${m.syncPort}`);
   if (m.root.length !== HASH_BYTES || m.fsId.length < FS_TAG_BYTES) throw new RangeError('bad root hash or filesystem id');
-  const out = new Uint8Array(META_BYTES);
+  const withCount = m.entries !== undefined;
+  const out = new Uint8Array(META_BYTES + (withCount ? COUNT_BYTES : 0));
   out[0] = META_VERSION;
   out[1] = m.syncPort >>> 8;
   out[2] = m.syncPort & 0xff;
   out.set(m.root, 3);
   out.set(m.fsId.subarray(0, FS_TAG_BYTES), 3 + HASH_BYTES);
+  if (withCount) new DataView(out.buffer).setUint32(META_BYTES, Math.min(0xffff_ffff, Math.max(0, Math.floor(m.entries ?? 0))));
   return out;
 }
 
@@ -46,6 +53,7 @@ export function decodeNodeMeta(bytes: Uint8Array | undefined | null): NodeMeta |
     syncPort,
     root: bytes.slice(3, 3 + HASH_BYTES),
     fsTag: bytes.slice(3 + HASH_BYTES, META_BYTES),
+    entries: bytes.length >= META_BYTES + COUNT_BYTES ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(META_BYTES) : null,
   };
 }
 

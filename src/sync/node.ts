@@ -34,50 +34,27 @@
  *     `maxInboundSessions` responder sessions (more connections are closed at once).
  *   Files with missing blocks are tracked, and their blocks are asked in every session until
  *   complete. Our advertised root follows the log (debounced after any accepted entry).
+ *
+ * Split: every decision above is NodeCore's (node-core.ts), a deterministic state machine that
+ * the simulator (sim/) runs too. This class is its runtime on real sockets: it feeds the core SWIM
+ * events, gossip, accepted entries, finished sessions and one timer, and carries out what the core
+ * returns (broadcast, setMeta, open a sync connection).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { ACTION, type Entry } from '../core/entry.ts';
-import { bytesEqual, toHex, type Hash } from '../core/hash.ts';
+import type { Hash } from '../core/hash.ts';
 import type { Node } from '../core/tree.ts';
 import type { Replica } from '../core/replica.ts';
 import { makeConfig, type ProfileName, type SwimConfig } from '../swim/config.ts';
-import { parseAddress } from '../swim/net-address.ts';
 import type { MemberInfo } from '../swim/types.ts';
 import { startSwimNode, type SwimRuntime } from '../swim/udp.ts';
-import { type Role, type SessionError, type SyncLimits, SyncSession, type SyncOptions } from './anti-entropy.ts';
-import { decodeGossip, encodeAnnounceGossip, encodeEntryGossip } from './node-gossip.ts';
-import { decodeNodeMeta, encodeNodeMeta, sameFilesystem, type NodeMeta } from './node-meta.ts';
+import type { Role, SessionError, SyncLimits } from './anti-entropy.ts';
+import { NodeCore, type Candidate, type NodeAction, type NodePort, type NodeStats, type NodeTiming } from './node-core.ts';
+import { encodeNodeMeta } from './node-meta.ts';
 import { runOverStream, type StreamResult } from './stream.ts';
 
-export interface NodeTiming {
-  /** Periodic anti-entropy: a uniformly random delay in [min, max] between two rounds. */
-  antiEntropyMinMs: number;
-  antiEntropyMaxMs: number;
-  /** After a member advertises a root different from ours. */
-  rootDiffDelayMs: number;
-  /** After an orphan, an announcement or a file with missing blocks arrived from a peer. */
-  pullDelayMs: number;
-  /** After a failed session that was needed (pull), or blocks still missing after one. */
-  retryDelayMs: number;
-  /** Our advertised root is updated at most this often. */
-  metaDebounceMs: number;
-  /** A finished sync socket that the peer has not closed is destroyed after this. */
-  closeGraceMs: number;
-}
-
-export const DEFAULT_TIMING: NodeTiming = {
-  antiEntropyMinMs: 10_000,
-  antiEntropyMaxMs: 30_000,
-  rootDiffDelayMs: 1_000,
-  pullDelayMs: 100,
-  retryDelayMs: 2_000,
-  metaDebounceMs: 500,
-  closeGraceMs: 5_000,
-};
-
-/** Quick retries after failed initiator sessions, or sessions that left blocks missing, in a row. */
-const MAX_QUICK_RETRIES = 3;
+export { DEFAULT_TIMING } from './node-core.ts';
+export type { NodeStats, NodeTiming } from './node-core.ts';
 
 export interface BasefsNodeOptions {
   /** Open and writable; owned by the caller (closed by the caller after `stop`). */
@@ -108,26 +85,6 @@ export interface BasefsNodeOptions {
   maxOutboundSessions?: number;
 }
 
-export interface NodeStats {
-  /** Own entries broadcast whole / announced by hash. */
-  entriesBroadcast: number;
-  entriesAnnounced: number;
-  broadcastErrors: number;
-  /** Received user payloads: accepted, duplicates, pending (triggered a pull), rejected, undecodable. */
-  gossipAccepted: number;
-  gossipDuplicate: number;
-  gossipPending: number;
-  gossipRejected: number;
-  gossipMalformed: number;
-  announcesReceived: number;
-  syncsInitiated: number;
-  syncsServed: number;
-  syncsFailed: number;
-  /** Inbound connections closed because `maxInboundSessions` were running. */
-  syncsRefused: number;
-  metaUpdates: number;
-}
-
 export interface SyncOutcome {
   peer: string;
   role: Role;
@@ -136,120 +93,79 @@ export interface SyncOutcome {
   ms: number;
 }
 
-type WantReason = 'root' | 'pull';
-
-interface Candidate {
-  name: string;
-  host: string;
-  meta: NodeMeta;
-}
-
 /** Lets SWIM's validateUser hook, created before the node, reach the node once it exists. */
 interface GossipGate {
   check(payload: Uint8Array, from: string): boolean;
 }
 
-/** Counts nesting of ingests fed by peers, so onAccept can tell them from this process's writes. */
-interface RemoteFlag {
-  depth: number;
-}
-
-/** A SyncSession whose ingests are marked as coming from a peer. */
-class NodeSession extends SyncSession {
-  readonly #remote: RemoteFlag;
-  constructor(opts: SyncOptions, remote: RemoteFlag) {
-    super(opts);
-    this.#remote = remote;
-  }
-  override receive(frame: Uint8Array, now: number) {
-    this.#remote.depth++;
-    try {
-      return super.receive(frame, now);
-    } finally {
-      this.#remote.depth--;
-    }
-  }
-}
+const MAX_TIMER_MS = 0x7fff_ffff;
 
 export class BasefsNode {
   readonly name: string;
   readonly replica: Replica;
   readonly swim: SwimRuntime;
   readonly syncPort: number;
-  readonly stats: NodeStats = {
-    entriesBroadcast: 0, entriesAnnounced: 0, broadcastErrors: 0,
-    gossipAccepted: 0, gossipDuplicate: 0, gossipPending: 0, gossipRejected: 0, gossipMalformed: 0, announcesReceived: 0,
-    syncsInitiated: 0, syncsServed: 0, syncsFailed: 0, syncsRefused: 0, metaUpdates: 0,
-  };
+  readonly stats: NodeStats;
   /** Called after every finished session (tests, logging). */
   onSync: ((o: SyncOutcome) => void) | null = null;
 
+  readonly #core: NodeCore;
   readonly #server: Server;
-  readonly #fsId: Hash;
-  readonly #timing: NodeTiming;
-  readonly #limits: Partial<SyncLimits>;
-  readonly #maxInbound: number;
-  readonly #maxOutbound: number;
-  readonly #maxUserPayload: number;
   readonly #now: () => number;
-  readonly #random: () => number;
-  readonly #remote: RemoteFlag = { depth: 0 };
+  readonly #port: NodePort;
   readonly #unsubscribe: () => void;
-
-  #stopped = false;
-  #advertisedRoot: Hash;
   readonly #sockets = new Set<Socket>();
   readonly #running = new Set<Promise<unknown>>();
-  readonly #outbound = new Set<string>();
-  #inbound = 0;
-  readonly #wants = new Map<string, WantReason>();
-  #general = false;
-  readonly #lastSync = new Map<string, number>();
-  #pumpTimer: NodeJS.Timeout | null = null;
-  #pumpAt = Infinity;
-  #periodicTimer: NodeJS.Timeout | null = null;
-  #metaTimer: NodeJS.Timeout | null = null;
-  /** Files to (re)check for missing blocks, and those known incomplete with their missing blocks. */
-  readonly #filesToCheck = new Set<string>();
-  readonly #incomplete = new Map<string, Hash[]>();
-  #blockRetries = 0;
-  #failures = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #timerAt = Infinity;
 
-  private constructor(opts: BasefsNodeOptions, swim: SwimRuntime, server: Server, syncPort: number, root: Hash, gate: GossipGate) {
+  private constructor(opts: BasefsNodeOptions, swim: SwimRuntime, server: Server, syncPort: number, gate: GossipGate) {
     this.name = opts.name;
     this.replica = opts.replica;
     this.swim = swim;
     this.#server = server;
     this.syncPort = syncPort;
-    this.#fsId = opts.replica.log.id;
-    this.#advertisedRoot = root;
-    this.#timing = { ...DEFAULT_TIMING, ...opts.timing };
-    this.#limits = opts.limits ?? {};
-    this.#maxInbound = opts.maxInboundSessions ?? 4;
-    this.#maxOutbound = opts.maxOutboundSessions ?? 2;
-    this.#maxUserPayload = makeConfig(opts.profile ?? 'lan', opts.swimConfig ?? {}).maxUserPayload;
     this.#now = opts.now ?? Date.now;
-    this.#random = opts.random ?? Math.random;
+    this.#port = {
+      broadcast: (key, payload) => this.swim.broadcast(key, payload),
+      setMeta: (meta) => this.swim.setMeta(meta),
+      sync: (c) => void this.#syncWith(c),
+    };
+    const core = new NodeCore({
+      name: opts.name,
+      log: opts.replica.log,
+      view: opts.replica.view,
+      blocks: opts.replica.blocks,
+      syncPort,
+      members: () => swim.members(),
+      random: opts.random ?? Math.random,
+      now: clock(),
+      maxUserPayload: makeConfig(opts.profile ?? 'lan', opts.swimConfig ?? {}).maxUserPayload,
+      ...(opts.timing !== undefined ? { timing: opts.timing } : {}),
+      ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
+      ...(opts.maxInboundSessions !== undefined ? { maxInboundSessions: opts.maxInboundSessions } : {}),
+      ...(opts.maxOutboundSessions !== undefined ? { maxOutboundSessions: opts.maxOutboundSessions } : {}),
+    });
+    this.#core = core;
+    this.stats = core.stats;
 
-    this.#unsubscribe = this.replica.log.onAccept((nodes) => this.#accepted(nodes));
+    this.#unsubscribe = this.replica.log.onAccept((nodes: readonly Node[]) => this.#drive(() => core.accepted(nodes, clock())));
     server.on('connection', (s) => this.#serve(s));
     // Gossip is handled inside SWIM's validateUser hook, before SWIM relays it: what this node
     // refuses (garbage, forged or invalid entries) it never passes on.
-    gate.check = (payload, from) => this.#gossip(payload, from);
-    const seen = (m: MemberInfo) => this.#member(m);
+    gate.check = (payload, from) => {
+      const relay = core.gossip(payload, from, clock());
+      this.#rearm();
+      return relay;
+    };
+    const seen = (m: MemberInfo) => this.#drive(() => (core.member(m, clock()), []));
     swim.on('join', seen);
     swim.on('update', seen);
     swim.on('alive', seen);
-    const gone = (m: MemberInfo) => this.#wants.delete(m.name);
+    const gone = (m: MemberInfo) => core.memberGone(m.name);
     swim.on('dead', gone);
     swim.on('leave', gone);
-
-    // Files left incomplete by a previous run.
-    for (const n of this.replica.log.tree.nodes.values()) this.#noteFile(n);
-    this.#refreshMissing();
-    if (this.#incomplete.size > 0) this.#pull(null);
-    for (const m of swim.members()) this.#member(m);
-    this.#armPeriodic();
+    this.#rearm();
   }
 
   /** Binds the sync server, then starts SWIM (advertising it) and joins the seeds. */
@@ -269,7 +185,6 @@ export class BasefsNode {
     });
     const addr = server.address();
     const syncPort = typeof addr === 'object' && addr !== null ? addr.port : wantedSyncPort;
-    const root = replica.log.rootHash();
     const gate: GossipGate = { check: () => false }; // nothing is relayed before the node exists
     let swim: SwimRuntime;
     try {
@@ -278,7 +193,7 @@ export class BasefsNode {
         host: opts.host,
         port: opts.port,
         seeds: opts.seeds ?? [],
-        meta: encodeNodeMeta({ syncPort, root, fsId: replica.log.id }),
+        meta: encodeNodeMeta({ syncPort, root: replica.log.rootHash(), fsId: replica.log.id, entries: replica.log.size }),
         profile: opts.profile ?? 'lan',
         delegate: { validateUser: (payload, origin) => gate.check(payload, origin) },
         ...(opts.swimConfig ? { config: opts.swimConfig } : {}),
@@ -289,7 +204,7 @@ export class BasefsNode {
       await new Promise<void>((r) => server.close(() => r()));
       throw e;
     }
-    return new BasefsNode(opts, swim, server, syncPort, root, gate);
+    return new BasefsNode(opts, swim, server, syncPort, gate);
   }
 
   /** The SWIM "ip:port" of this node (what others use as a seed). */
@@ -298,7 +213,7 @@ export class BasefsNode {
   }
 
   get stopped(): boolean {
-    return this.#stopped;
+    return this.#core.stopped;
   }
 
   rootHash(): Hash {
@@ -312,26 +227,13 @@ export class BasefsNode {
 
   /** Blocks of current file versions this node still lacks (being fetched). */
   missingBlocks(): Hash[] {
-    const seen = new Set<string>();
-    const out: Hash[] = [];
-    for (const hs of this.#incomplete.values())
-      for (const h of hs) {
-        const k = toHex(h);
-        if (!seen.has(k)) {
-          seen.add(k);
-          out.push(h);
-        }
-      }
-    return out;
+    return this.#core.missingBlocks();
   }
 
   /** Run one initiator session with `peer` now (or the best candidate); null if none is possible. */
   async syncNow(peer?: string): Promise<SyncOutcome | null> {
-    if (this.#stopped) return null;
-    const all = this.#candidates();
-    const c = peer === undefined ? this.#best(all) : all.find((x) => x.name === peer);
-    if (c === undefined || this.#outbound.has(c.name)) return null;
-    return this.#syncWith(c);
+    const c = this.#core.requestSync(peer);
+    return c === null ? null : this.#syncWith(c);
   }
 
   /**
@@ -339,258 +241,42 @@ export class BasefsNode {
    * stays open (its owner closes it).
    */
   async stop(opts: { leave?: boolean } = {}): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
+    if (this.#core.stopped) return;
+    this.#core.stop();
     this.#unsubscribe();
-    for (const t of [this.#pumpTimer, this.#periodicTimer, this.#metaTimer]) if (t !== null) clearTimeout(t);
-    this.#pumpTimer = this.#periodicTimer = this.#metaTimer = null;
+    this.#rearm();
     const closed = new Promise<void>((r) => this.#server.close(() => r()));
     for (const s of this.#sockets) s.destroy();
     await Promise.all([this.swim.close({ leave: opts.leave ?? true }), closed, ...this.#running]);
   }
 
-  // ---- dissemination ---------------------------------------------------------------------------
+  // ---- driving the core ------------------------------------------------------------------------
 
-  #accepted(nodes: readonly Node[]): void {
-    for (const n of nodes) this.#noteFile(n);
-    this.#scheduleMeta();
-    if (this.#remote.depth > 0 || this.#stopped) return; // from a peer: SWIM or the session spreads it
-    for (const n of nodes) this.#broadcast(n.entry);
+  /** Run one input through the core, carry out what it returns, re-arm the wake-up. */
+  #drive(input: () => readonly NodeAction[]): void {
+    this.#core.apply(input(), this.#port);
+    this.#rearm();
   }
 
-  #broadcast(entry: Entry): void {
-    // Called from inside the writer's ingest: must never throw (the entry is already durable).
-    const key = `e${toHex(entry.hash).slice(0, 24)}`;
-    try {
-      if (1 + entry.bytes.length <= this.#maxUserPayload) {
-        try {
-          this.swim.broadcast(key, encodeEntryGossip(entry.bytes));
-          this.stats.entriesBroadcast++;
-          return;
-        } catch {
-          // does not fit the packet after framing: announce instead
-        }
-      }
-      this.swim.broadcast(key, encodeAnnounceGossip(entry.hash));
-      this.stats.entriesAnnounced++;
-    } catch {
-      this.stats.broadcastErrors++;
+  #rearm(): void {
+    const at = this.#core.nextDeadline();
+    if (this.#timer !== null) {
+      if (this.#timerAt === at) return;
+      clearTimeout(this.#timer);
+      this.#timer = null;
+      this.#timerAt = Infinity;
     }
+    if (!Number.isFinite(at)) return;
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#timerAt = Infinity;
+      this.#drive(() => this.#core.tick(clock()));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - clock())));
+    this.#timer.unref();
   }
 
-  /** Handle one gossiped payload; true when it is worth relaying (SWIM's validateUser). */
-  #gossip(payload: Uint8Array, from: string): boolean {
-    if (this.#stopped) return false;
-    const g = decodeGossip(payload);
-    if (g === null) {
-      this.stats.gossipMalformed++;
-      return false;
-    }
-    if (g.type === 'announce') {
-      this.stats.announcesReceived++;
-      if (!this.replica.log.has(g.hash)) this.#pull(from);
-      return true;
-    }
-    this.#remote.depth++;
-    let status: string;
-    try {
-      status = this.replica.log.ingest(g.bytes).status;
-    } catch {
-      status = 'rejected'; // an I/O failure storing it: anti-entropy will bring it again
-    } finally {
-      this.#remote.depth--;
-    }
-    switch (status) {
-      case 'accepted':
-        this.stats.gossipAccepted++;
-        if (this.#refreshMissing() > 0) this.#pull(from);
-        break;
-      case 'duplicate':
-        this.stats.gossipDuplicate++;
-        break;
-      case 'pending':
-        this.stats.gossipPending++;
-        this.#pull(from);
-        break;
-      default:
-        this.stats.gossipRejected++;
-        return false;
-    }
-    return true; // accepted, duplicate or authentic-but-waiting: others may need it
-  }
-
-  #noteFile(n: Node): void {
-    if (n.entry.action === ACTION.WRITE || n.entry.action === ACTION.LINK) this.#filesToCheck.add(n.path);
-  }
-
-  /** Re-reads the block state of noted and incomplete files; returns how many blocks are missing. */
-  #refreshMissing(): number {
-    const view = this.replica.view;
-    const blocks = this.replica.blocks;
-    for (const p of this.#incomplete.keys()) this.#filesToCheck.add(p);
-    for (const p of this.#filesToCheck) {
-      let missing: Hash[] = [];
-      try {
-        missing = view.blockState(p).blocks.filter((h) => !blocks.has(h));
-      } catch {
-        // deleted, or not a file any more (or the store failed: never thrown into SWIM's listeners)
-      }
-      if (missing.length > 0) this.#incomplete.set(p, missing);
-      else this.#incomplete.delete(p);
-    }
-    this.#filesToCheck.clear();
-    let n = 0;
-    for (const hs of this.#incomplete.values()) n += hs.length;
-    return n;
-  }
-
-  // ---- advertised root -------------------------------------------------------------------------
-
-  #scheduleMeta(): void {
-    if (this.#metaTimer !== null || this.#stopped) return;
-    this.#metaTimer = setTimeout(() => {
-      this.#metaTimer = null;
-      this.#publishMeta();
-    }, this.#timing.metaDebounceMs);
-    this.#metaTimer.unref();
-  }
-
-  #publishMeta(): void {
-    if (this.#stopped) return;
-    const root = this.rootHash();
-    if (bytesEqual(root, this.#advertisedRoot)) return;
-    try {
-      this.swim.setMeta(encodeNodeMeta({ syncPort: this.syncPort, root, fsId: this.#fsId }));
-      this.#advertisedRoot = root;
-      this.stats.metaUpdates++;
-    } catch {
-      // SWIM closed under us: nothing to advertise to
-    }
-  }
-
-  #member(m: MemberInfo): void {
-    if (m.name === this.name || this.#stopped) return;
-    const meta = decodeNodeMeta(m.meta);
-    if (meta === null || !sameFilesystem(meta, this.#fsId)) return;
-    if (!bytesEqual(meta.root, this.rootHash())) {
-      if (!this.#wants.has(m.name)) this.#wants.set(m.name, 'root');
-      this.#kick(this.#timing.rootDiffDelayMs);
-    }
-  }
-
-  // ---- scheduling ------------------------------------------------------------------------------
-
-  /** Sync soon with `from` (the origin of what we lack), or with anyone when it is not a peer. */
-  #pull(from: string | null): void {
-    if (from !== null && from !== this.name) this.#wants.set(from, 'pull');
-    else this.#general = true;
-    this.#kick(this.#timing.pullDelayMs);
-  }
-
-  #armPeriodic(): void {
-    if (this.#stopped) return;
-    const { antiEntropyMinMs: lo, antiEntropyMaxMs: hi } = this.#timing;
-    const delay = lo + this.#random() * Math.max(0, hi - lo);
-    this.#periodicTimer = setTimeout(() => {
-      this.#periodicTimer = null;
-      this.#general = true;
-      this.#pump();
-      this.#armPeriodic();
-    }, delay);
-    this.#periodicTimer.unref();
-  }
-
-  #kick(delayMs: number): void {
-    if (this.#stopped) return;
-    const at = performance.now() + delayMs;
-    if (this.#pumpTimer !== null) {
-      if (this.#pumpAt <= at) return;
-      clearTimeout(this.#pumpTimer);
-    }
-    this.#pumpAt = at;
-    this.#pumpTimer = setTimeout(() => {
-      this.#pumpTimer = null;
-      this.#pumpAt = Infinity;
-      this.#pump();
-    }, delayMs);
-    this.#pumpTimer.unref();
-  }
-
-  #pump(): void {
-    while (!this.#stopped && this.#outbound.size < this.#maxOutbound) {
-      const c = this.#choose();
-      if (c === null) return;
-      void this.#syncWith(c);
-    }
-  }
-
-  /** Alive members of our filesystem that advertise a sync port and have no session with us running. */
-  #candidates(): Candidate[] {
-    const out: Candidate[] = [];
-    for (const m of this.swim.members()) {
-      if (m.name === this.name || m.status !== 'alive' || this.#outbound.has(m.name)) continue;
-      const meta = decodeNodeMeta(m.meta);
-      if (meta === null || !sameFilesystem(meta, this.#fsId)) continue;
-      let host: string;
-      try {
-        host = parseAddress(m.address).host;
-      } catch {
-        continue;
-      }
-      out.push({ name: m.name, host, meta });
-    }
-    return out;
-  }
-
-  /** A peer whose root differs from ours first, then the least recently synced; ties at random. */
-  #best(cs: readonly Candidate[]): Candidate | undefined {
-    const root = this.rootHash();
-    const score = (c: Candidate) => (bytesEqual(c.meta.root, root) ? 1 : 0);
-    const shuffled = cs.map((c) => ({ c, r: this.#random() }));
-    shuffled.sort(
-      (x, y) =>
-        score(x.c) - score(y.c) || (this.#lastSync.get(x.c.name) ?? -Infinity) - (this.#lastSync.get(y.c.name) ?? -Infinity) || x.r - y.r,
-    );
-    return shuffled[0]?.c;
-  }
-
-  #choose(): Candidate | null {
-    const cs = this.#candidates();
-    const byName = new Map(cs.map((c) => [c.name, c]));
-    const root = this.rootHash();
-    for (const [name, reason] of this.#wants) {
-      if (this.#outbound.has(name)) continue; // after the running session
-      const c = byName.get(name);
-      this.#wants.delete(name);
-      if (c === undefined) {
-        if (reason === 'pull') this.#general = true; // the origin is gone: anyone may have it
-        continue;
-      }
-      if (reason === 'root' && bytesEqual(c.meta.root, root)) continue; // caught up meanwhile
-      return c;
-    }
-    if (!this.#general) return null;
-    const c = this.#best(cs);
-    if (c === undefined) return null;
-    this.#general = false;
-    return c;
-  }
-
-  // ---- sessions --------------------------------------------------------------------------------
-
-  #session(role: Role): NodeSession {
-    return new NodeSession(
-      {
-        log: this.replica.log,
-        blocks: this.replica.blocks,
-        role,
-        now: this.#now(),
-        limits: this.#limits,
-        missingBlocks: this.missingBlocks(),
-      },
-      this.#remote,
-    );
-  }
+  // ---- sessions over TCP -----------------------------------------------------------------------
 
   #track(socket: Socket): void {
     this.#sockets.add(socket);
@@ -601,68 +287,42 @@ export class BasefsNode {
   /** After runOverStream: the peer should close too; if it does not, the socket goes anyway. */
   #linger(socket: Socket): void {
     if (socket.destroyed) return;
-    socket.setTimeout(this.#timing.closeGraceMs, () => socket.destroy());
+    socket.setTimeout(this.#core.timing.closeGraceMs, () => socket.destroy());
   }
 
   #syncWith(c: Candidate): Promise<SyncOutcome> {
-    this.#outbound.add(c.name);
-    this.stats.syncsInitiated++;
-    const started = performance.now();
+    const started = clock();
     const socket = connect({ host: c.host, port: c.meta.syncPort, noDelay: true });
     this.#track(socket);
-    const session = this.#session('initiator');
-    const run = runOverStream(session, socket, { now: this.#now }).then((result) => {
+    const run = runOverStream(this.#core.session('initiator', this.#now()), socket, { now: this.#now }).then((result) => {
       this.#linger(socket);
-      this.#outbound.delete(c.name);
-      this.#lastSync.set(c.name, performance.now());
-      const outcome = this.#finished(c.name, 'initiator', result, started);
-      if (result.error === undefined) this.#failures = 0;
-      else if (!this.#stopped && ++this.#failures <= MAX_QUICK_RETRIES) {
-        // It was needed or periodic: try again (with whoever is best then) a little later; after a
-        // few failures in a row, wait for the periodic round.
-        this.#general = true;
-        this.#kick(this.#timing.retryDelayMs);
-      }
-      if (this.#wants.size > 0) this.#kick(0);
-      return outcome;
+      return this.#finished(c.name, 'initiator', result, started);
     });
     return this.#hold(run);
   }
 
   #serve(socket: Socket): void {
-    if (this.#stopped || this.#inbound >= this.#maxInbound) {
-      this.stats.syncsRefused++;
+    if (!this.#core.acceptInbound()) {
       socket.destroy();
       return;
     }
-    this.#inbound++;
-    this.stats.syncsServed++;
     this.#track(socket);
     socket.setNoDelay(true);
-    const started = performance.now();
+    const started = clock();
     const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     void this.#hold(
-      runOverStream(this.#session('responder'), socket, { now: this.#now }).then((result) => {
+      runOverStream(this.#core.session('responder', this.#now()), socket, { now: this.#now }).then((result) => {
         this.#linger(socket);
-        this.#inbound--;
         return this.#finished(peer, 'responder', result, started);
       }),
     );
   }
 
   #finished(peer: string, role: Role, result: StreamResult, started: number): SyncOutcome {
-    if (result.error !== undefined) this.stats.syncsFailed++;
-    const outcome: SyncOutcome = { peer, role, result, ms: performance.now() - started };
+    const now = clock();
+    this.#drive(() => this.#core.finished(peer, role, result.error, now));
+    const outcome: SyncOutcome = { peer, role, result, ms: now - started };
     if (result.error !== undefined) outcome.error = result.error;
-    if (!this.#stopped) {
-      const missing = this.#refreshMissing();
-      if (missing > 0 && this.#blockRetries < MAX_QUICK_RETRIES) {
-        this.#blockRetries++;
-        this.#general = true;
-        this.#kick(this.#timing.retryDelayMs);
-      } else if (missing === 0) this.#blockRetries = 0;
-      this.#publishMeta();
-    }
     try {
       this.onSync?.(outcome);
     } catch {
@@ -676,4 +336,9 @@ export class BasefsNode {
     p.finally(() => this.#running.delete(p)).catch(() => {});
     return p;
   }
+}
+
+/** The runtime's monotonic clock: the core's timers and session durations. */
+function clock(): number {
+  return performance.now();
 }

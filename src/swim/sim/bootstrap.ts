@@ -23,12 +23,16 @@ export interface BootstrapOptions {
   prefix?: string;
   /** Extra options for every node. */
   node?: AddNodeOptions;
+  /** Options of one node (e.g. a delegate that knows which node it serves), over `node`. */
+  perNode?: (name: string) => AddNodeOptions;
 }
 
 export function bootstrapCluster(sim: Simulator, n: number, o: BootstrapOptions = {}): string[] {
   const prefix = o.prefix ?? 'n';
   const first = sim.names().length;
-  const all = Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, address: defaultAddress(first + i) }));
+  // Every node starts with the same options, so each already knows the others' metadata too.
+  const meta = o.node?.meta;
+  const all = Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, address: defaultAddress(first + i), ...(meta ? { meta } : {}) }));
   const view = o.view ?? 'full';
   const rng = SeededRandom.derive(sim.seed, 0x5eed);
   const partial = view !== 'full' && view < n - 1;
@@ -42,9 +46,10 @@ export function bootstrapCluster(sim: Simulator, n: number, o: BootstrapOptions 
         const j = rng.int(n);
         if (j !== i) picked.add(j);
       }
-      members = [...picked].map((j) => all[j] as { name: string; address: string });
+      members = [...picked].map((j) => all[j] as (typeof all)[number]);
     }
-    sim.addNode(`${prefix}${i}`, { ...nodeOptions, initialMembers: members, clusterSizeHint: n });
+    const name = `${prefix}${i}`;
+    sim.addNode(name, { ...nodeOptions, ...o.perNode?.(name), initialMembers: members, clusterSizeHint: n });
   }
   for (let i = 0; i < n; i++) sim.join(`${prefix}${i}`, []);
   return all.map((m) => m.name);

@@ -25,6 +25,10 @@
  *   sim.setInboundDelay('a', ms)        // a slow receive path: inbound processed ms late, timers on time
  *   sim.crash('a');  sim.restart('a', { persistedIncarnation, address, seeds })
  *
+ * Layers above SWIM (the BaseFS node's timers and sync streams, src/sync/sim) run on the same clock
+ * and in the same deterministic order with sim.schedule(at, fn); sim.indexOf(name) is a node's
+ * index in sim.network (loss, latency and partitions for their own traffic).
+ *
  * Streams (push-pull, TCP fallback pings): a stream opened across a link with loss p fails with
  * probability p per attempt (the requester gets receiveStreamReply(id, null) after
  * min(timeout, STREAM_FAIL_MS = 1 s), as a TCP connect that lost its SYN); otherwise it is
@@ -104,6 +108,7 @@ const STREAM_REQUEST = 2;
 const STREAM_REPLY = 3;
 const STALL_START = 4;
 const STALL_END = 5;
+const TIMER = 6;
 /** How long a connection broken by loss takes to fail (a TCP SYN retransmission timeout). */
 export const STREAM_FAIL_MS = 1000;
 
@@ -122,6 +127,8 @@ interface SimEvent {
   duration: number;
   /** Already held back by the target's inbound delay. */
   delayed: boolean;
+  /** TIMER events: what to run. */
+  fn: (() => void) | null;
 }
 
 function zeroCounters(): NodeCounters {
@@ -203,6 +210,11 @@ export class Simulator {
 
   counters(name: string): NodeCounters {
     return this.get(name).counters;
+  }
+
+  /** The node's index in `network` (its links and partition group). */
+  indexOf(name: string): number {
+    return this.get(name).idx;
   }
 
   isCrashed(name: string): boolean {
@@ -331,7 +343,8 @@ export class Simulator {
       this.heap.pop();
       this.now = e.at;
       this.eventsProcessed++;
-      this.process(e);
+      if (e.fn !== null) e.fn();
+      else this.process(e);
     }
     this.now = Math.max(this.now, t);
   }
@@ -348,7 +361,14 @@ export class Simulator {
 
   private push(kind: number, at: number, to: SimNode, life: number, from: Address, data: Uint8Array | null,
     streamId: number, requester: SimNode | null, requesterLife: number, duration = 0): void {
-    this.heap.push({ at, seq: this.seq++, kind, to, life, from, data, streamId, requester, requesterLife, duration, delayed: false });
+    this.heap.push({ at, seq: this.seq++, kind, to, life, from, data, streamId, requester, requesterLife, duration, delayed: false, fn: null });
+  }
+
+  /** Run `fn` at virtual time `at` (not before now), in order with every other event. */
+  schedule(at: number, fn: () => void): void {
+    const e = { at: Math.max(at, this.now), seq: this.seq++, kind: TIMER, to: null as unknown as SimNode, life: 0, from: '', data: null,
+      streamId: 0, requester: null, requesterLife: 0, duration: 0, delayed: false, fn };
+    this.heap.push(e);
   }
 
   private process(e: SimEvent): void {

@@ -1,0 +1,561 @@
+/**
+ * A BaseFS node's policy as a deterministic state machine: what to do with gossip, when to run
+ * anti-entropy and with whom, when to pull, which blocks are missing, when to re-advertise the
+ * root. No sockets, no timers, no Date.now or Math.random: every call takes `now` (the driver's
+ * monotonic clock, milliseconds) and returns actions for the driver to carry out (`apply`), and
+ * `nextDeadline()` says when `tick` has work. node.ts drives it on real UDP/TCP; sim/ drives
+ * thousands of them on the in-memory network, the same code either way.
+ *
+ * Inputs: entries accepted by the log (`accepted`: from this process's writer they are broadcast),
+ * SWIM user payloads (`gossip`, SWIM's validateUser hook: true = worth relaying), member events
+ * (`member`, `memberGone`), finished sessions (`finished`), inbound connections (`acceptInbound`)
+ * and time (`tick`). Sessions themselves are SyncSessions (`session`) the driver runs over a stream.
+ *
+ * Policy (unchanged from the first BasefsNode, see node.ts for the overview):
+ *   - a received ENTRY is ingested (verified) before SWIM relays it; pending entries, ANNOUNCEs of
+ *     entries we lack and files with missing blocks make us pull from the origin soon;
+ *   - anti-entropy periodically (jittered) with the best candidate (a differing advertised root
+ *     first, then the least recently synced, ties at random), soon after a member advertises a root
+ *     different from ours, and again after failures (a few quick retries in a row);
+ *   - at most maxOutbound initiator sessions, never two with one peer; at most maxInbound served;
+ *   - our advertised root follows the log, debounced, and at once after every session.
+ */
+import { ACTION, type Entry } from '../core/entry.ts';
+import { bytesEqual, toHex, type Hash } from '../core/hash.ts';
+import type { Log } from '../core/log.ts';
+import type { Node } from '../core/tree.ts';
+import type { View } from '../core/view.ts';
+import { parseAddress } from '../swim/net-address.ts';
+import type { MemberInfo } from '../swim/types.ts';
+import { type Role, type SessionError, type SyncLimits, SyncSession, type SyncOptions } from './anti-entropy.ts';
+import type { SyncBlocks } from './block-wants.ts';
+import { decodeGossip, encodeAnnounceGossip, encodeEntryGossip } from './node-gossip.ts';
+import { decodeNodeMeta, encodeNodeMeta, sameFilesystem, type NodeMeta } from './node-meta.ts';
+
+export interface NodeTiming {
+  /** Periodic anti-entropy: a uniformly random delay in [min, max] between two rounds. */
+  antiEntropyMinMs: number;
+  antiEntropyMaxMs: number;
+  /** After a member advertises a root different from ours. */
+  rootDiffDelayMs: number;
+  /** After an orphan, an announcement or a file with missing blocks arrived from a peer. */
+  pullDelayMs: number;
+  /** After a failed session that was needed (pull), or blocks still missing after one. */
+  retryDelayMs: number;
+  /** Our advertised root is updated at most this often. */
+  metaDebounceMs: number;
+  /** A finished sync socket that the peer has not closed is destroyed after this. */
+  closeGraceMs: number;
+}
+
+export const DEFAULT_TIMING: NodeTiming = {
+  antiEntropyMinMs: 10_000,
+  antiEntropyMaxMs: 30_000,
+  rootDiffDelayMs: 1_000,
+  pullDelayMs: 100,
+  retryDelayMs: 2_000,
+  metaDebounceMs: 500,
+  closeGraceMs: 5_000,
+};
+
+/** Quick retries after failed initiator sessions, or sessions that left blocks missing, in a row. */
+const MAX_QUICK_RETRIES = 3;
+
+export interface NodeStats {
+  /** Own entries broadcast whole / announced by hash. */
+  entriesBroadcast: number;
+  entriesAnnounced: number;
+  broadcastErrors: number;
+  /** Received user payloads: accepted, duplicates, pending (triggered a pull), rejected, undecodable. */
+  gossipAccepted: number;
+  gossipDuplicate: number;
+  gossipPending: number;
+  gossipRejected: number;
+  gossipMalformed: number;
+  announcesReceived: number;
+  syncsInitiated: number;
+  syncsServed: number;
+  syncsFailed: number;
+  /** Inbound connections closed because `maxInboundSessions` were running. */
+  syncsRefused: number;
+  metaUpdates: number;
+}
+
+/** A member we may sync with: its name, the host its sync port is on, and what it advertises. */
+export interface Candidate {
+  name: string;
+  host: string;
+  meta: NodeMeta;
+}
+
+export type NodeAction =
+  /** Open a connection to the peer's sync port and run `session('initiator')` over it. */
+  | { type: 'sync'; peer: Candidate }
+  /** Spread one of our own entries through SWIM under `key` (whole, or announced by hash). */
+  | { type: 'broadcast'; key: string; entry: Entry }
+  /** Advertise new metadata (our root) in SWIM. */
+  | { type: 'meta'; root: Hash; meta: Uint8Array };
+
+/** What `apply` needs from the driver; broadcast and setMeta throw when SWIM refuses. */
+export interface NodePort {
+  broadcast(key: string, payload: Uint8Array): void;
+  setMeta(meta: Uint8Array): void;
+  sync(peer: Candidate): void;
+}
+
+export interface NodeCoreOptions {
+  name: string;
+  log: Log;
+  /** The log's materialized view over `blocks`: which blocks a file's current version needs. */
+  view: View;
+  blocks: SyncBlocks;
+  /** Advertised to peers in our metadata. */
+  syncPort: number;
+  /** The SWIM member table, self included (a query: the core never calls SWIM). */
+  members: () => MemberInfo[];
+  /** Uniform in [0, 1): jitter and peer choice. */
+  random: () => number;
+  /** The driver's clock at creation. */
+  now: number;
+  /** The largest SWIM user payload (an entry gossiped whole must fit with its type byte). */
+  maxUserPayload: number;
+  timing?: Partial<NodeTiming>;
+  limits?: Partial<SyncLimits>;
+  maxInboundSessions?: number;
+  maxOutboundSessions?: number;
+}
+
+type WantReason = 'root' | 'pull';
+
+/** Counts nesting of ingests fed by peers, so `accepted` can tell them from this process's writes. */
+interface RemoteFlag {
+  depth: number;
+}
+
+/** A SyncSession whose ingests are marked as coming from a peer. */
+class NodeSession extends SyncSession {
+  readonly #remote: RemoteFlag;
+  constructor(opts: SyncOptions, remote: RemoteFlag) {
+    super(opts);
+    this.#remote = remote;
+  }
+  override receive(frame: Uint8Array, now: number) {
+    this.#remote.depth++;
+    try {
+      return super.receive(frame, now);
+    } finally {
+      this.#remote.depth--;
+    }
+  }
+}
+
+export class NodeCore {
+  readonly name: string;
+  readonly timing: NodeTiming;
+  readonly stats: NodeStats = {
+    entriesBroadcast: 0, entriesAnnounced: 0, broadcastErrors: 0,
+    gossipAccepted: 0, gossipDuplicate: 0, gossipPending: 0, gossipRejected: 0, gossipMalformed: 0, announcesReceived: 0,
+    syncsInitiated: 0, syncsServed: 0, syncsFailed: 0, syncsRefused: 0, metaUpdates: 0,
+  };
+  readonly #log: Log;
+  readonly #view: View;
+  readonly #blocks: SyncBlocks;
+  readonly #fsId: Hash;
+  readonly #syncPort: number;
+  readonly #members: () => MemberInfo[];
+  readonly #random: () => number;
+  readonly #limits: Partial<SyncLimits>;
+  readonly #maxInbound: number;
+  readonly #maxOutbound: number;
+  readonly #maxUserPayload: number;
+  readonly #remote: RemoteFlag = { depth: 0 };
+
+  #stopped = false;
+  #advertisedRoot: Hash;
+  readonly #outbound = new Set<string>();
+  #inbound = 0;
+  readonly #wants = new Map<string, WantReason>();
+  #general = false;
+  readonly #lastSync = new Map<string, number>();
+  /** Deadlines on the driver's clock (Infinity: not armed). */
+  #pumpAt = Infinity;
+  #periodicAt = Infinity;
+  #metaAt = Infinity;
+  /** Files to (re)check for missing blocks, and those known incomplete with their missing blocks. */
+  readonly #filesToCheck = new Set<string>();
+  readonly #incomplete = new Map<string, Hash[]>();
+  #blockRetries = 0;
+  #failures = 0;
+
+  constructor(o: NodeCoreOptions) {
+    this.name = o.name;
+    this.#log = o.log;
+    this.#view = o.view;
+    this.#blocks = o.blocks;
+    this.#fsId = o.log.id;
+    this.#syncPort = o.syncPort;
+    this.#members = o.members;
+    this.#random = o.random;
+    this.timing = { ...DEFAULT_TIMING, ...o.timing };
+    this.#limits = o.limits ?? {};
+    this.#maxInbound = o.maxInboundSessions ?? 4;
+    this.#maxOutbound = o.maxOutboundSessions ?? 2;
+    this.#maxUserPayload = o.maxUserPayload;
+    this.#advertisedRoot = o.log.rootHash();
+
+    // Files left incomplete by a previous run.
+    for (const n of o.log.tree.nodes.values()) this.#noteFile(n);
+    this.#refreshMissing();
+    if (this.#incomplete.size > 0) this.#pull(null, o.now);
+    for (const m of o.members()) this.member(m, o.now);
+    this.#armPeriodic(o.now);
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** No more sessions, timers or broadcasts; running sessions may still report `finished`. */
+  stop(): void {
+    this.#stopped = true;
+    this.#pumpAt = this.#periodicAt = this.#metaAt = Infinity;
+  }
+
+  nextDeadline(): number {
+    return Math.min(this.#pumpAt, this.#periodicAt, this.#metaAt);
+  }
+
+  /** Run whatever is due. */
+  tick(now: number): NodeAction[] {
+    const out: NodeAction[] = [];
+    if (this.#stopped) return out;
+    if (this.#metaAt <= now) {
+      this.#metaAt = Infinity;
+      this.#publishMeta(out);
+    }
+    if (this.#periodicAt <= now) {
+      this.#periodicAt = Infinity;
+      this.#general = true;
+      this.#pump(out);
+      this.#armPeriodic(now);
+    }
+    if (this.#pumpAt <= now) {
+      this.#pumpAt = Infinity;
+      this.#pump(out);
+    }
+    return out;
+  }
+
+  /** Carry out actions through the driver, counting what SWIM refused. Never throws. */
+  apply(actions: readonly NodeAction[], port: NodePort): void {
+    for (const a of actions) {
+      if (a.type === 'sync') port.sync(a.peer);
+      else if (a.type === 'broadcast') this.#broadcast(a.key, a.entry, port);
+      else {
+        try {
+          port.setMeta(a.meta);
+          this.#advertisedRoot = a.root;
+          this.stats.metaUpdates++;
+        } catch {
+          // SWIM closed under us: nothing to advertise to
+        }
+      }
+    }
+  }
+
+  // ---- dissemination ---------------------------------------------------------------------------
+
+  /** The log accepted `nodes` (log.onAccept): ours are broadcast, everyone's are checked for blocks. */
+  accepted(nodes: readonly Node[], now: number): NodeAction[] {
+    for (const n of nodes) this.#noteFile(n);
+    this.#scheduleMeta(now);
+    if (this.#remote.depth > 0 || this.#stopped) return []; // from a peer: SWIM or the session spreads it
+    return nodes.map((n) => ({ type: 'broadcast', key: `e${toHex(n.entry.hash).slice(0, 24)}`, entry: n.entry }));
+  }
+
+  #broadcast(key: string, entry: Entry, port: NodePort): void {
+    // Called from inside the writer's ingest: must never throw (the entry is already durable).
+    try {
+      if (1 + entry.bytes.length <= this.#maxUserPayload) {
+        try {
+          port.broadcast(key, encodeEntryGossip(entry.bytes));
+          this.stats.entriesBroadcast++;
+          return;
+        } catch {
+          // does not fit the packet after framing: announce instead
+        }
+      }
+      port.broadcast(key, encodeAnnounceGossip(entry.hash));
+      this.stats.entriesAnnounced++;
+    } catch {
+      this.stats.broadcastErrors++;
+    }
+  }
+
+  /** Handle one gossiped payload; true when it is worth relaying (SWIM's validateUser). */
+  gossip(payload: Uint8Array, from: string, now: number): boolean {
+    if (this.#stopped) return false;
+    const g = decodeGossip(payload);
+    if (g === null) {
+      this.stats.gossipMalformed++;
+      return false;
+    }
+    if (g.type === 'announce') {
+      this.stats.announcesReceived++;
+      if (!this.#log.has(g.hash)) this.#pull(from, now);
+      return true;
+    }
+    this.#remote.depth++;
+    let status: string;
+    try {
+      status = this.#log.ingest(g.bytes).status;
+    } catch {
+      status = 'rejected'; // an I/O failure storing it: anti-entropy will bring it again
+    } finally {
+      this.#remote.depth--;
+    }
+    switch (status) {
+      case 'accepted':
+        this.stats.gossipAccepted++;
+        if (this.#refreshMissing() > 0) this.#pull(from, now);
+        break;
+      case 'duplicate':
+        this.stats.gossipDuplicate++;
+        break;
+      case 'pending':
+        this.stats.gossipPending++;
+        this.#pull(from, now);
+        break;
+      default:
+        this.stats.gossipRejected++;
+        return false;
+    }
+    return true; // accepted, duplicate or authentic-but-waiting: others may need it
+  }
+
+  /** A member joined, changed its metadata or came back: sync soon if its root differs from ours. */
+  member(m: MemberInfo, now: number): void {
+    if (m.name === this.name || this.#stopped) return;
+    const meta = decodeNodeMeta(m.meta);
+    if (meta === null || !sameFilesystem(meta, this.#fsId)) return;
+    if (!bytesEqual(meta.root, this.#log.rootHash()) && !this.#behind(meta)) {
+      if (!this.#wants.has(m.name)) this.#wants.set(m.name, 'root');
+      this.#kick(this.timing.rootDiffDelayMs, now);
+    }
+  }
+
+  /** A member died or left. */
+  memberGone(name: string): void {
+    this.#wants.delete(name);
+  }
+
+  /**
+   * The member advertises fewer entries than we hold. A session reconciles both ways, so one side
+   * initiating is enough, and on a root difference the side with fewer entries does: a node that
+   * restarts or joins with an old log pulls, instead of every node that notices its old root pushing
+   * to it at once (they would only queue up at its inbound limit). Periodic rounds may still pick it.
+   */
+  #behind(meta: NodeMeta): boolean {
+    return meta.entries !== null && meta.entries < this.#log.size;
+  }
+
+  // ---- blocks ----------------------------------------------------------------------------------
+
+  /** Blocks of current file versions this node still lacks (being fetched). */
+  missingBlocks(): Hash[] {
+    const seen = new Set<string>();
+    const out: Hash[] = [];
+    for (const hs of this.#incomplete.values())
+      for (const h of hs) {
+        const k = toHex(h);
+        if (!seen.has(k)) {
+          seen.add(k);
+          out.push(h);
+        }
+      }
+    return out;
+  }
+
+  #noteFile(n: Node): void {
+    if (n.entry.action === ACTION.WRITE || n.entry.action === ACTION.LINK) this.#filesToCheck.add(n.path);
+  }
+
+  /** Re-reads the block state of noted and incomplete files; returns how many blocks are missing. */
+  #refreshMissing(): number {
+    for (const p of this.#incomplete.keys()) this.#filesToCheck.add(p);
+    for (const p of this.#filesToCheck) {
+      let missing: Hash[] = [];
+      try {
+        missing = this.#view.blockState(p).blocks.filter((h) => !this.#blocks.has(h));
+      } catch {
+        // deleted, or not a file any more (or the store failed: never thrown into SWIM's listeners)
+      }
+      if (missing.length > 0) this.#incomplete.set(p, missing);
+      else this.#incomplete.delete(p);
+    }
+    this.#filesToCheck.clear();
+    let n = 0;
+    for (const hs of this.#incomplete.values()) n += hs.length;
+    return n;
+  }
+
+  // ---- advertised root -------------------------------------------------------------------------
+
+  #scheduleMeta(now: number): void {
+    if (this.#metaAt !== Infinity || this.#stopped) return;
+    this.#metaAt = now + this.timing.metaDebounceMs;
+  }
+
+  #publishMeta(out: NodeAction[]): void {
+    if (this.#stopped) return;
+    const root = this.#log.rootHash();
+    if (bytesEqual(root, this.#advertisedRoot)) return;
+    out.push({ type: 'meta', root, meta: encodeNodeMeta({ syncPort: this.#syncPort, root, fsId: this.#fsId, entries: this.#log.size }) });
+  }
+
+  // ---- scheduling ------------------------------------------------------------------------------
+
+  /** Sync soon with `from` (the origin of what we lack), or with anyone when it is not a peer. */
+  #pull(from: string | null, now: number): void {
+    if (from !== null && from !== this.name) this.#wants.set(from, 'pull');
+    else this.#general = true;
+    this.#kick(this.timing.pullDelayMs, now);
+  }
+
+  #armPeriodic(now: number): void {
+    if (this.#stopped) return;
+    const { antiEntropyMinMs: lo, antiEntropyMaxMs: hi } = this.timing;
+    this.#periodicAt = now + lo + this.#random() * Math.max(0, hi - lo);
+  }
+
+  #kick(delayMs: number, now: number): void {
+    if (this.#stopped) return;
+    this.#pumpAt = Math.min(this.#pumpAt, now + delayMs);
+  }
+
+  #pump(out: NodeAction[]): void {
+    while (!this.#stopped && this.#outbound.size < this.#maxOutbound) {
+      const c = this.#choose();
+      if (c === null) return;
+      out.push({ type: 'sync', peer: this.#begin(c) });
+    }
+  }
+
+  #begin(c: Candidate): Candidate {
+    this.#outbound.add(c.name);
+    this.stats.syncsInitiated++;
+    return c;
+  }
+
+  /** Alive members of our filesystem that advertise a sync port and have no session with us running. */
+  #candidates(): Candidate[] {
+    const out: Candidate[] = [];
+    for (const m of this.#members()) {
+      if (m.name === this.name || m.status !== 'alive' || this.#outbound.has(m.name)) continue;
+      const meta = decodeNodeMeta(m.meta);
+      if (meta === null || !sameFilesystem(meta, this.#fsId)) continue;
+      let host: string;
+      try {
+        host = parseAddress(m.address).host;
+      } catch {
+        continue;
+      }
+      out.push({ name: m.name, host, meta });
+    }
+    return out;
+  }
+
+  /** A peer whose root differs from ours first, then the least recently synced; ties at random. */
+  #best(cs: readonly Candidate[]): Candidate | undefined {
+    const root = this.#log.rootHash();
+    const score = (c: Candidate) => (bytesEqual(c.meta.root, root) ? 1 : 0);
+    const shuffled = cs.map((c) => ({ c, r: this.#random() }));
+    shuffled.sort(
+      (x, y) =>
+        score(x.c) - score(y.c) || (this.#lastSync.get(x.c.name) ?? -Infinity) - (this.#lastSync.get(y.c.name) ?? -Infinity) || x.r - y.r,
+    );
+    return shuffled[0]?.c;
+  }
+
+  #choose(): Candidate | null {
+    const cs = this.#candidates();
+    const byName = new Map(cs.map((c) => [c.name, c]));
+    const root = this.#log.rootHash();
+    for (const [name, reason] of this.#wants) {
+      if (this.#outbound.has(name)) continue; // after the running session
+      const c = byName.get(name);
+      this.#wants.delete(name);
+      if (c === undefined) {
+        if (reason === 'pull') this.#general = true; // the origin is gone: anyone may have it
+        continue;
+      }
+      if (reason === 'root' && (bytesEqual(c.meta.root, root) || this.#behind(c.meta))) continue; // caught up meanwhile
+      return c;
+    }
+    if (!this.#general) return null;
+    const c = this.#best(cs);
+    if (c === undefined) return null;
+    this.#general = false;
+    return c;
+  }
+
+  // ---- sessions --------------------------------------------------------------------------------
+
+  /** An initiator session now with `peer` (or the best candidate), outside the schedule; null if none. */
+  requestSync(peer?: string): Candidate | null {
+    if (this.#stopped) return null;
+    const all = this.#candidates();
+    const c = peer === undefined ? this.#best(all) : all.find((x) => x.name === peer);
+    if (c === undefined || this.#outbound.has(c.name)) return null;
+    return this.#begin(c);
+  }
+
+  /** An inbound connection: true if it is to be served (then `finished` follows), false to close it. */
+  acceptInbound(): boolean {
+    if (this.#stopped || this.#inbound >= this.#maxInbound) {
+      this.stats.syncsRefused++;
+      return false;
+    }
+    this.#inbound++;
+    this.stats.syncsServed++;
+    return true;
+  }
+
+  /** A session to run over a stream; `sessionNow` is on the sessions' clock (deadlines). */
+  session(role: Role, sessionNow: number): SyncSession {
+    return new NodeSession(
+      { log: this.#log, blocks: this.#blocks, role, now: sessionNow, limits: this.#limits, missingBlocks: this.missingBlocks() },
+      this.#remote,
+    );
+  }
+
+  /** A session ended (`peer` is the candidate's name for initiators, anything for responders). */
+  finished(peer: string, role: Role, error: SessionError | undefined, now: number): NodeAction[] {
+    const out: NodeAction[] = [];
+    if (role === 'initiator') {
+      this.#outbound.delete(peer);
+      this.#lastSync.set(peer, now);
+    } else this.#inbound--;
+    if (error !== undefined) this.stats.syncsFailed++;
+    if (!this.#stopped) {
+      const missing = this.#refreshMissing();
+      if (missing > 0 && this.#blockRetries < MAX_QUICK_RETRIES) {
+        this.#blockRetries++;
+        this.#general = true;
+        this.#kick(this.timing.retryDelayMs, now);
+      } else if (missing === 0) this.#blockRetries = 0;
+      this.#publishMeta(out);
+    }
+    if (role === 'initiator') {
+      if (error === undefined) this.#failures = 0;
+      else if (!this.#stopped && ++this.#failures <= MAX_QUICK_RETRIES) {
+        // It was needed or periodic: try again (with whoever is best then) a little later; after a
+        // few failures in a row, wait for the periodic round.
+        this.#general = true;
+        this.#kick(this.timing.retryDelayMs, now);
+      }
+      if (this.#wants.size > 0) this.#kick(0, now);
+    }
+    return out;
+  }
+}
