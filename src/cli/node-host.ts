@@ -27,7 +27,8 @@ import { parseAddress } from '../swim/net-address.ts';
 import type { MemberInfo } from '../swim/types.ts';
 import { BasefsNode } from '../sync/node.ts';
 import { BasefsCommand } from './base.ts';
-import { askNode, closeControl, serveControl, socketPath } from './control.ts';
+import { closeControl, serveControl, socketPath } from './control.ts';
+import { nodeAnswers } from './node-write.ts';
 import { answerControl, type LogFields, type LogLine } from './node-control.ts';
 import { parseSeed } from './commands/bootstrap.ts';
 import { Watcher } from './watcher.ts';
@@ -228,8 +229,7 @@ export abstract class NodeHostCommand extends BasefsCommand {
   }
 
   async #background(dir: string): Promise<number> {
-    const sock = socketPath(dir);
-    if (await answers(sock)) throw err('LOCKED', `a node of '${this.name}' is already running (see 'basefs members ${this.name}')`);
+    if (await nodeAnswers(this.home, this.name)) throw err('LOCKED', `a node of '${this.name}' is already running (see 'basefs members ${this.name}')`);
     const logPath = join(dir, LOG_FILE);
     const offset = existsSync(logPath) ? statSync(logPath).size : 0;
     const fd = openSync(logPath, 'a', 0o600);
@@ -246,7 +246,7 @@ export abstract class NodeHostCommand extends BasefsCommand {
     child.once('error', () => (exited = -1));
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (exited === undefined && Date.now() < deadline) {
-      if (await answers(sock)) {
+      if (await nodeAnswers(this.home, this.name)) {
         child.unref();
         this.out(`node of ${this.name} running in the background (pid ${child.pid}); log: ${logPath}; stop it with 'kill ${child.pid}' or 'basefs serf ${this.name} leave'`);
         return 0;
@@ -258,15 +258,6 @@ export abstract class NodeHostCommand extends BasefsCommand {
       throw err('TIMEOUT', `the node did not start within ${READY_TIMEOUT_MS / 1000} s (see ${logPath})`);
     }
     throw err('IO', `the node stopped while starting: ${lastError(logPath, offset)}`);
-  }
-}
-
-async function answers(sock: string): Promise<boolean> {
-  try {
-    await askNode(sock, { cmd: 'status' }, 2000);
-    return true;
-  } catch {
-    return false;
   }
 }
 

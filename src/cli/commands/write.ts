@@ -11,9 +11,8 @@ import { bytesEqual, toHex } from '../../core/hash.ts';
 import { fingerprint, formatPublicKey, type KeyPair } from '../../core/keys.ts';
 import { isWithin } from '../../core/paths.ts';
 import type { Replica } from '../../core/replica.ts';
-import { Writer } from '../../core/writer.ts';
-import { fsDir } from '../../core/home.ts';
-import { askNode, socketPath } from '../control.ts';
+import type { Writer } from '../../core/writer.ts';
+import { nodeAnswers, writeViaNode } from '../node-write.ts';
 import { BasefsCommand } from '../base.ts';
 import { json, shortHash } from '../format.ts';
 import { checkLabel, looksLikeKey, parseKeyArgument } from '../key-arg.ts';
@@ -61,26 +60,9 @@ abstract class WriteCommand extends BasefsCommand {
   }
 
   async #viaNode<T>(name: string, path: string, key: KeyPair, fn: (writer: Writer, replica: Replica, key: KeyPair) => T, locked: unknown): Promise<T> {
-    const snapshot = this.openRead(name);
-    const writer = new Writer({ log: snapshot.log, view: snapshot.view, key });
-    const signed: Uint8Array[] = [];
-    const stop = snapshot.log.onAccept((nodes) => {
-      for (const n of nodes) signed.push(n.entry.bytes);
-    });
-    let result: T;
-    try {
-      result = this.#apply(name, path, key, () => fn(writer, snapshot, key));
-    } finally {
-      stop();
-      snapshot.close();
-    }
-    try {
-      await askNode(socketPath(fsDir(this.home, name)), { cmd: 'ingest', entries: signed.map((b) => Buffer.from(b).toString('base64')) });
-    } catch (e) {
-      // Locked, but no node answers: another command holds the lock.
-      if (isBasefsError(e, 'NOT_FOUND')) throw locked;
-      throw e;
-    }
+    // Locked, but no node answers: another command holds the lock.
+    if (!(await nodeAnswers(this.home, name))) throw locked;
+    const result = await writeViaNode(this.home, name, key, (writer, snapshot) => this.#apply(name, path, key, () => fn(writer, snapshot, key)));
     this.viaNode = true;
     return result;
   }
