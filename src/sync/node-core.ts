@@ -46,6 +46,8 @@ export interface NodeTiming {
   metaDebounceMs: number;
   /** A finished sync socket that the peer has not closed is destroyed after this. */
   closeGraceMs: number;
+  /** A peer caught sending something invalid in a session we started is not chosen for this long. */
+  misbehaviourBanMs: number;
 }
 
 export const DEFAULT_TIMING: NodeTiming = {
@@ -56,6 +58,7 @@ export const DEFAULT_TIMING: NodeTiming = {
   retryDelayMs: 2_000,
   metaDebounceMs: 500,
   closeGraceMs: 5_000,
+  misbehaviourBanMs: 10 * 60_000,
 };
 
 /** Quick retries after failed initiator sessions, or sessions that left blocks missing, in a row. */
@@ -186,6 +189,9 @@ export class NodeCore {
   readonly #incomplete = new Map<string, Hash[]>();
   #blockRetries = 0;
   #failures = 0;
+  /** Peers that lied to us in a session → until when they are not candidates. */
+  readonly #banned = new Map<string, number>();
+  #now: number;
 
   constructor(o: NodeCoreOptions) {
     this.name = o.name;
@@ -202,6 +208,7 @@ export class NodeCore {
     this.#maxOutbound = o.maxOutboundSessions ?? 2;
     this.#maxUserPayload = o.maxUserPayload;
     this.#advertisedRoot = o.log.rootHash();
+    this.#now = o.now;
 
     // Files left incomplete by a previous run.
     for (const n of o.log.tree.nodes.values()) this.#noteFile(n);
@@ -228,6 +235,7 @@ export class NodeCore {
   /** Run whatever is due. */
   tick(now: number): NodeAction[] {
     const out: NodeAction[] = [];
+    this.#now = Math.max(this.#now, now);
     if (this.#stopped) return out;
     if (this.#metaAt <= now) {
       this.#metaAt = Infinity;
@@ -447,11 +455,15 @@ export class NodeCore {
     return c;
   }
 
-  /** Alive members of our filesystem that advertise a sync port and have no session with us running. */
-  #candidates(): Candidate[] {
+  /**
+   * Alive members of our filesystem that advertise a sync port and have no session with us running
+   * (nor lied to us lately, unless `banned` is asked for).
+   */
+  #candidates(banned = false): Candidate[] {
     const out: Candidate[] = [];
     for (const m of this.#members()) {
       if (m.name === this.name || m.status !== 'alive' || this.#outbound.has(m.name)) continue;
+      if (!banned && this.#isBanned(m.name)) continue;
       const meta = decodeNodeMeta(m.meta);
       if (meta === null || !sameFilesystem(meta, this.#fsId)) continue;
       let host: string;
@@ -499,12 +511,20 @@ export class NodeCore {
     return c;
   }
 
+  #isBanned(name: string): boolean {
+    const until = this.#banned.get(name);
+    if (until === undefined) return false;
+    if (until > this.#now) return true;
+    this.#banned.delete(name);
+    return false;
+  }
+
   // ---- sessions --------------------------------------------------------------------------------
 
   /** An initiator session now with `peer` (or the best candidate), outside the schedule; null if none. */
   requestSync(peer?: string): Candidate | null {
     if (this.#stopped) return null;
-    const all = this.#candidates();
+    const all = this.#candidates(peer !== undefined);
     const c = peer === undefined ? this.#best(all) : all.find((x) => x.name === peer);
     if (c === undefined || this.#outbound.has(c.name)) return null;
     return this.#begin(c);
@@ -532,9 +552,12 @@ export class NodeCore {
   /** A session ended (`peer` is the candidate's name for initiators, anything for responders). */
   finished(peer: string, role: Role, error: SessionError | undefined, now: number): NodeAction[] {
     const out: NodeAction[] = [];
+    this.#now = Math.max(this.#now, now);
     if (role === 'initiator') {
       this.#outbound.delete(peer);
       this.#lastSync.set(peer, now);
+      // Its name is the one SWIM vouches for (a responder's peer is only an address).
+      if (error !== undefined && lied(error)) this.#banned.set(peer, now + this.timing.misbehaviourBanMs);
     } else this.#inbound--;
     if (error !== undefined) this.stats.syncsFailed++;
     if (!this.#stopped) {
@@ -558,4 +581,13 @@ export class NodeCore {
     }
     return out;
   }
+}
+
+/**
+ * The peer sent something invalid (we detected it: a forged or malformed entry, a wrong block, a
+ * summary that does not hash, entries it advertised and withheld), as opposed to a connection that
+ * failed, timed out, or a peer that reported an error of its own.
+ */
+function lied(e: SessionError): boolean {
+  return !e.remote && e.code !== 'CLOSED' && e.code !== 'TIMEOUT' && e.code !== 'IO' && e.code !== 'USAGE';
 }

@@ -71,6 +71,8 @@ export class SimNode implements ConnOwner {
   life = 0;
   up = false;
   tamper: ((frame: Uint8Array, role: Role) => Uint8Array[]) | null = null;
+  /** Advertised instead of the core's metadata (a lying peer); honest nodes have none. */
+  advertise: Uint8Array | null = null;
   /** The time a wake-up is scheduled for (Infinity: none). */
   wakeAt = Infinity;
   unsubscribe: () => void = () => {};
@@ -220,6 +222,24 @@ export class SyncSim {
     return n;
   }
 
+  /**
+   * Make `name` a liar: `tamper` rewrites every sync frame it sends, `advertise` replaces the
+   * metadata it spreads (e.g. a made-up root that draws sessions to it). Its core stays honest.
+   */
+  liar(name: string, o: { tamper?: (frame: Uint8Array, role: Role) => Uint8Array[]; advertise?: Uint8Array }): void {
+    const n = this.node(name);
+    if (o.tamper !== undefined) n.tamper = o.tamper;
+    if (o.advertise !== undefined) {
+      n.advertise = o.advertise;
+      this.sim.setMeta(name, o.advertise);
+    }
+  }
+
+  /** The metadata an honest node `name` would advertise now (for liars to twist). */
+  honestMeta(name: string): Uint8Array {
+    return this.#meta(this.node(name));
+  }
+
   // ---- driving cores ---------------------------------------------------------------------------
 
   #coreOptions(n: SimNode) {
@@ -269,7 +289,7 @@ export class SyncSim {
   #port(n: SimNode): NodePort {
     return {
       broadcast: (key, payload) => this.sim.broadcast(n.name, key, payload),
-      setMeta: (meta) => this.sim.setMeta(n.name, meta),
+      setMeta: (meta) => this.sim.setMeta(n.name, n.advertise ?? meta),
       sync: (c) => this.#connect(n, c.name),
     };
   }
