@@ -28,10 +28,12 @@
  * Anti-entropy (SyncSession over TCP, one peer at a time per peer):
  *   - periodically (a jittered interval), with the alive peer whose advertised root differs from
  *     ours, else the least recently synced;
- *   - soon (debounced) after a member advertises a root different from ours, re-checked when the
- *     timer fires (the broadcast usually got there first);
+ *   - soon (debounced) after a member advertises a root different from ours and at least as many
+ *     entries (the side with fewer entries pulls: a restarted or new node is not pushed to by every
+ *     node that notices it), re-checked when the timer fires (the broadcast usually got there first);
  *   - at most `maxOutboundSessions` initiator sessions, never two with the same peer, and at most
- *     `maxInboundSessions` responder sessions (more connections are closed at once).
+ *     `maxInboundSessions` responder sessions (more connections are closed at once);
+ *   - a peer that sent something invalid in a session we started is not chosen for a while.
  *   Files with missing blocks are tracked, and their blocks are asked in every session until
  *   complete. Our advertised root follows the log (debounced after any accepted entry).
  *
