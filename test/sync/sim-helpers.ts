@@ -6,7 +6,8 @@
 import type { Test } from 'tap';
 import { keyPairFromSeed, type KeyPair } from '../../src/core/keys.ts';
 import { bootstrapEntries } from '../../src/core/replica.ts';
-import { SyncSim, type SyncSimOptions } from '../../src/sync/sim/index.ts';
+import type { NodeStats } from '../../src/sync/node-core.ts';
+import { SyncSim, type SimNode, type SyncSimOptions } from '../../src/sync/sim/index.ts';
 
 /** The filesystem's root key (it may write everywhere). */
 export const ROOT_KEY: KeyPair = keyPairFromSeed(Uint8Array.from({ length: 32 }, (_, i) => i + 1));
@@ -36,4 +37,29 @@ export function simEntries(): Uint8Array[] {
 /** N nodes that already know `view` random peers each, SWIM's LAN profile, 2±1 ms links. */
 export function simCluster(seed: number, nodes: number, o: Partial<SyncSimOptions> = {}): SyncSim {
   return new SyncSim({ seed, nodes, entries: simEntries(), view: 40, epochMs: EPOCH_MS, ...o });
+}
+
+/** `path` on node `n` as text, or null (absent, not a file, incomplete). */
+export function readText(n: SimNode, path: string): string | null {
+  try {
+    return new TextDecoder().decode(n.view.readFile(path));
+  } catch {
+    return null;
+  }
+}
+
+/** `path` on node `n` is a file with all its blocks. */
+export function isComplete(n: SimNode, path: string): boolean {
+  try {
+    return n.view.stat(path).complete;
+  } catch {
+    return false;
+  }
+}
+
+/** A counter summed over `nodes` (default: the live ones). */
+export function sumStats(net: SyncSim, f: (s: NodeStats) => number, nodes: readonly SimNode[] = net.live()): number {
+  let k = 0;
+  for (const n of nodes) if (n.core !== null) k += f(n.core.stats);
+  return k;
 }

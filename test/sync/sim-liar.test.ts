@@ -14,7 +14,7 @@ import { SeededRandom } from '../../src/swim/sim/random.ts';
 import { decodeNodeMeta, encodeNodeMeta } from '../../src/sync/node-meta.ts';
 import { encodeEntryGossip } from '../../src/sync/node-gossip.ts';
 import { decodeMessage, encodeMessage } from '../../src/sync/wire.ts';
-import { EPOCH_MS, ROOT_KEY, simCluster, syncSeed } from './sim-helpers.ts';
+import { EPOCH_MS, ROOT_KEY, simCluster, sumStats, syncSeed } from './sim-helpers.ts';
 
 const N = 1000;
 
@@ -67,8 +67,7 @@ t.test('liars are refused and dropped; the honest nodes converge', async (t) => 
   net.runFor(5_000); // and the liars keep lying meanwhile
 
   t.ok(net.live().every((n) => !n.view.exists('/evil')), 'nothing forged was accepted anywhere');
-  let refused = 0;
-  for (const n of honest) refused += (n.core?.stats.gossipRejected ?? 0) + (n.core?.stats.gossipMalformed ?? 0);
+  const refused = sumStats(net, (s) => s.gossipRejected + s.gossipMalformed, honest);
   t.ok(refused > 0, `gossiped lies refused (${refused} times)`);
   // Relayed, each of the 3 lies would reach nearly every honest node.
   t.ok(refused < honest.length, `and not relayed: only the liars' own gossip targets saw them (${refused})`);

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { Log } from '../../src/core/log.ts';
 import { View } from '../../src/core/view.ts';
 import type { SimNode } from '../../src/sync/sim/index.ts';
-import { OTHER_KEY, ROOT_KEY, simCluster, syncSeed } from './sim-helpers.ts';
+import { OTHER_KEY, readText, ROOT_KEY, simCluster, syncSeed } from './sim-helpers.ts';
 
 // 200 nodes: at N = 1,000 the same run (7 s to converge each side, 5 s after the heal) costs about
 // two minutes of wall time, nearly all of it SWIM's queues carrying every node's new metadata.
@@ -17,14 +17,6 @@ const N = 200;
 const PARTITION_MS = 20_000;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-const read = (n: SimNode, path: string): string | null => {
-  try {
-    return dec.decode(n.view.readFile(path));
-  } catch {
-    return null;
-  }
-};
 
 t.test('both sides of a partition write; after healing, one root and the conflict rules applied', async (t) => {
   const seed = syncSeed(t, 3001);
@@ -49,7 +41,7 @@ t.test('both sides of a partition write; after healing, one root and the conflic
   const sides = net.waitFor(() => net.converged(left) && net.converged(right), PARTITION_MS - 1_000);
   t.not(sides, -1, 'each side converges on its own');
   t.not((left[0] as SimNode).root, (right[0] as SimNode).root, 'to different roots');
-  t.ok(left.every((n) => read(n, '/etc/conf') === 'left (root key)') && right.every((n) => read(n, '/etc/conf') === 'right (granted key)'), 'each side reads its own version');
+  t.ok(left.every((n) => readText(n, '/etc/conf') === 'left (root key)') && right.every((n) => readText(n, '/etc/conf') === 'right (granted key)'), 'each side reads its own version');
   net.sim.runUntil(cut + PARTITION_MS);
 
   net.sim.heal();
@@ -65,7 +57,7 @@ t.test('both sides of a partition write; after healing, one root and the conflic
   t.equal(reference.pending, 0);
   const expected = dec.decode(new View(reference).readFile('/etc/conf'));
   t.equal(expected, 'left (root key)', 'the root key has more authority than a key granted at /etc');
-  t.ok(net.live().every((n) => read(n, '/etc/conf') === expected), 'every node reads the winning version');
+  t.ok(net.live().every((n) => readText(n, '/etc/conf') === expected), 'every node reads the winning version');
   t.ok(net.live().every((n) => n.view.exists('/left-only') && n.view.exists('/etc/right-only')), 'and both sides\' other writes');
   t.ok(net.live().every((n) => n.root === (left[0] as SimNode).root && n.log.size === reference.size), 'every log holds both sides\' entries');
   const bySync = net.sessions.filter((s) => s.at >= healed).reduce((k, s) => k + s.result.stats.entriesAccepted, 0);

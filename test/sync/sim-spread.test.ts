@@ -6,17 +6,10 @@
  */
 import t from 'tap';
 import { performance } from 'node:perf_hooks';
-import type { SyncSim } from '../../src/sync/sim/index.ts';
-import { ROOT_KEY, simCluster, syncSeed } from './sim-helpers.ts';
+import { isComplete, readText, ROOT_KEY, simCluster, sumStats, syncSeed } from './sim-helpers.ts';
 
 const N = 1000;
 const enc = new TextEncoder();
-
-function sum(net: SyncSim, f: (s: NonNullable<ReturnType<SyncSim['node']>['core']>['stats']) => number): number {
-  let k = 0;
-  for (const n of net.live()) if (n.core !== null) k += f(n.core.stats);
-  return k;
-}
 
 t.test('one write on one node is accepted by all 1,000 and the roots are identical', async (t) => {
   const seed = syncSeed(t, 1001);
@@ -33,9 +26,9 @@ t.test('one write on one node is accepted by all 1,000 and the roots are identic
   t.not(same, -1, 'every root is identical');
   t.not(net.node('n0').root, before, 'and it is the new root');
   t.ok(all - start <= 5_000, `accepted by all within 5 s of simulated time (${all - start} ms)`);
-  t.ok(net.live().every((n) => new TextDecoder().decode(n.view.readFile('/etc.conf')) === 'listen 80\n'), 'every node reads the file');
-  t.equal(sum(net, (s) => s.gossipRejected + s.gossipMalformed), 0, 'nothing rejected');
-  t.ok(sum(net, (s) => s.gossipAccepted) >= 0.99 * (N - 1), 'gossip carried it (piggybacked, not announced)');
+  t.ok(net.live().every((n) => readText(n, '/etc.conf') === 'listen 80\n'), 'every node reads the file');
+  t.equal(sumStats(net, (s) => s.gossipRejected + s.gossipMalformed), 0, 'nothing rejected');
+  t.ok(sumStats(net, (s) => s.gossipAccepted) >= 0.99 * (N - 1), 'gossip carried it (piggybacked, not announced)');
   t.comment(`N=${N}: all accepted +${all - start} ms, identical roots +${same - start} ms (simulated); ${net.sessions.length} session ends; wall ${(performance.now() - wall).toFixed(0)} ms`);
 });
 
@@ -51,14 +44,7 @@ t.test('blocks of a new file are pulled by all 200 nodes; the file is complete e
   const data = Uint8Array.from({ length: 20_000 }, (_, i) => (i * 31 + 7) & 0xff); // one block, past the inline limit
   net.writer('n3', ROOT_KEY).writeFile('/blob', data);
   const start = net.now;
-  const complete = (n: ReturnType<SyncSim['node']>) => {
-    try {
-      return n.view.stat('/blob').complete;
-    } catch {
-      return false;
-    }
-  };
-  const at = net.waitFor(() => net.live().every(complete), 120_000, 50);
+  const at = net.waitFor(() => net.live().every((n) => isComplete(n, '/blob')), 120_000, 50);
   t.not(at, -1, 'complete on every node');
   t.ok(net.converged(), 'identical roots');
   t.ok(net.live().every((n) => n.core?.missingBlocks().length === 0), 'nothing missing');
@@ -81,7 +67,7 @@ t.test('loss sweep: 0%, 10%, 30% packet loss still converge (anti-entropy fills 
     const same = net.waitFor(() => net.converged(), 60_000, 10);
     t.not(same, -1, `${loss * 100}% loss: identical roots`);
     t.ok(same - start <= 20_000, `${loss * 100}% loss: within 20 s of simulated time (${same - start} ms)`);
-    const byGossip = sum(net, (s) => s.gossipAccepted);
+    const byGossip = sumStats(net, (s) => s.gossipAccepted);
     const bySync = net.sessions.reduce((k, s) => k + s.result.stats.entriesAccepted, 0);
     t.equal(byGossip + bySync, 2 * (N - 1), `${loss * 100}% loss: each missing copy came by gossip or by sync, once`);
     if (loss >= 0.3) t.ok(bySync > 0, `${loss * 100}% loss: anti-entropy filled in (${bySync} entries by sync)`);
