@@ -25,7 +25,7 @@ import {
   type FalseDeathPoint,
   type SteadyPoint,
 } from './sim-bench.ts';
-import { fmt, round2, textTable } from './stats.ts';
+import { fmt, printReport, textTable, type Verdict } from './stats.ts';
 
 interface Plan {
   mode: 'quick' | 'full';
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   }
 
   // ---- verdicts -------------------------------------------------------------------------------
-  const targets: Record<string, { target: string; measured: string; met: boolean }> = {};
+  const targets: Record<string, Verdict> = {};
   for (const [nText, rounds] of Object.entries(ROUND_TARGETS)) {
     const n = Number(nText);
     const clean = dis.find((d) => d.n === n && d.loss === 0);
@@ -309,18 +309,8 @@ async function main(): Promise<void> {
       ),
     );
   }
-  out.push('');
-  out.push('Targets');
-  out.push(textTable(['target', 'wanted', 'measured', 'met'], Object.entries(targets).map(([k, v]) => [k, v.target, v.measured, v.met ? 'yes' : 'NO'])));
-  const wallSeconds = (performance.now() - wall0) / 1000;
-  out.push('');
-  out.push(`total wall time ${fmt(wallSeconds)} s`);
-  process.stdout.write(`${out.join('\n')}\n`);
-
-  // ---- the JSON line ------------------------------------------------------------------------------
-  const clean = (v: unknown): unknown =>
-    JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' ? (Number.isFinite(x) ? round2(x) : null) : x)));
-  const json = {
+  // ---- targets, wall time, the JSON line -----------------------------------------------------------
+  printReport(out, targets, wall0, (wallSeconds) => ({
     bench: 'swim-dissemination',
     mode: p.mode,
     seed: p.seed,
@@ -334,8 +324,7 @@ async function main(): Promise<void> {
     realSocketsMultiProcess: procs,
     targets,
     wallSeconds,
-  };
-  process.stdout.write(`${JSON.stringify(clean(json))}\n`);
+  }));
 }
 
 main().catch((e: unknown) => {

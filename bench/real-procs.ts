@@ -23,26 +23,52 @@ export interface MultiProcResult {
   sendErrors: number;
 }
 
-class Worker {
+/** A forked benchmark child answering one IPC request at a time, in order (also bench/sync-group.ts). */
+export class ProcWorker<Req, Reply> {
   readonly child: ChildProcess;
-  #waiting: Array<(r: WorkerReply) => void> = [];
-  constructor(script: string) {
-    this.child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.child.on('message', (m: WorkerReply) => this.#waiting.shift()?.(m));
+  #waiting: Array<(r: Reply) => void> = [];
+  constructor(script: string, execArgv: string[] = []) {
+    this.child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+    this.child.on('message', (m: Reply) => this.#waiting.shift()?.(m));
   }
-  ask(req: WorkerRequest): Promise<WorkerReply> {
+  ask(req: Req): Promise<Reply> {
     return new Promise((resolve) => {
       this.#waiting.push(resolve);
-      this.child.send(req);
+      this.child.send(req as object);
     });
   }
 }
+
+/**
+ * The child's side of a ProcWorker: answers each request in arrival order (one at a time, so the
+ * replies keep the order the parent waits in); after the reply to `stop` it lets go of the parent;
+ * a failure ends the process.
+ */
+export function answerParent<Req, Reply extends { cmd: string }>(who: string, handle: (req: Req) => Promise<Reply>): void {
+  let queue: Promise<void> = Promise.resolve();
+  process.on('message', (req: Req) => {
+    queue = queue.then(() =>
+      handle(req).then(
+        (reply) => {
+          process.send?.(reply);
+          if (reply.cmd === 'stop') process.disconnect();
+        },
+        (e: unknown) => {
+          process.stderr.write(`${who}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+          process.exit(1);
+        },
+      ),
+    );
+  });
+}
+
+type Worker = ProcWorker<WorkerRequest, WorkerReply>;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function realSocketsMultiProcess(n: number, processes: number, broadcasts: number, profile: ProfileName = 'lan', steadyMs = 10_000): Promise<MultiProcResult> {
   const script = fileURLToPath(new URL('./real-worker.js', import.meta.url));
-  const workers = Array.from({ length: processes }, () => new Worker(script));
+  const workers: Worker[] = Array.from({ length: processes }, () => new ProcWorker<WorkerRequest, WorkerReply>(script));
   const names = Array.from({ length: n }, (_, i) => `proc${i}`);
   const nodeOf = (i: number): { name: string; host: string } => ({ name: names[i] as string, host: BENCH_HOSTS[i % BENCH_HOSTS.length] as string });
   try {

@@ -6,6 +6,7 @@
  */
 import type { SwimRuntime } from '../src/swim/runtime.ts';
 import { startSwimNode, type ProfileName } from '../src/swim/udp.ts';
+import { answerParent } from './real-procs.ts';
 import { sendTotals } from './stats.ts';
 
 export type WorkerRequest =
@@ -62,15 +63,4 @@ async function handle(req: WorkerRequest): Promise<WorkerReply> {
   }
 }
 
-process.on('message', (req: WorkerRequest) => {
-  handle(req).then(
-    (reply) => {
-      process.send?.(reply);
-      if (reply.cmd === 'stop') process.disconnect();
-    },
-    (e: unknown) => {
-      process.stderr.write(`worker: ${String(e)}\n`);
-      process.exit(1);
-    },
-  );
-});
+answerParent('worker', handle);

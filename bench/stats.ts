@@ -42,16 +42,50 @@ export function fmt(n: number): string {
 
 export const round2 = (n: number): number | null => (Number.isFinite(n) ? Math.round(n * 100) / 100 : null);
 
-/** Datagram bytes, packets and send errors summed over real-socket SWIM nodes. */
-export function sendTotals(nodes: Iterable<SwimRuntime>): { bytes: number; packets: number; errors: number } {
+/**
+ * Datagram bytes, packets and send errors summed over real-socket SWIM nodes; `streamBytes` is
+ * what they sent on SWIM's TCP streams (push-pull, fallback probes).
+ */
+export function sendTotals(nodes: Iterable<SwimRuntime>): { bytes: number; packets: number; errors: number; streamBytes: number } {
   let bytes = 0;
   let packets = 0;
   let errors = 0;
+  let streamBytes = 0;
   for (const rt of nodes) {
     const s = (rt.transport as UdpTransport).stats;
     bytes += s.bytesSent;
     packets += s.packetsSent;
     errors += s.sendErrors;
+    streamBytes += s.streamBytesSent;
   }
-  return { bytes, packets, errors };
+  return { bytes, packets, errors, streamBytes };
+}
+
+/** One target's verdict; `met` null when it could not be judged (e.g. nothing to compare with). */
+export interface Verdict {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+/**
+ * The end every benchmark shares: the targets table and the wall time after `out`, all of it on
+ * stdout, then the JSON record as the very last line (numbers to two decimals, non-finite as null).
+ */
+export function printReport(out: string[], targets: Record<string, Verdict>, wall0: number, record: (wallSeconds: number) => Record<string, unknown>): void {
+  out.push('');
+  out.push('Targets');
+  out.push(
+    textTable(
+      ['target', 'wanted', 'measured', 'met'],
+      Object.entries(targets).map(([k, v]) => [k, v.target, v.measured, v.met === null ? '-' : v.met ? 'yes' : 'NO']),
+    ),
+  );
+  const wallSeconds = (performance.now() - wall0) / 1000;
+  out.push('');
+  out.push(`total wall time ${fmt(wallSeconds)} s`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  const clean = (v: unknown): unknown =>
+    JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' ? (Number.isFinite(x) ? round2(x) : null) : x)));
+  process.stdout.write(`${JSON.stringify(clean(record(wallSeconds)))}\n`);
 }

@@ -13,20 +13,18 @@
  * changes the size, `--full` repeats each measurement 3 times and reports the best.
  * Prints a table, then one JSON line. Run: npm run bench:verify [-- --full]
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tagBytes } from '../src/core/hash.ts';
-import { keyPairFromSeed, type KeyPair } from '../src/core/keys.ts';
-import { encodeRecord, Log } from '../src/core/log.ts';
-import { View } from '../src/core/view.ts';
-import { Writer } from '../src/core/writer.ts';
+import { Log } from '../src/core/log.ts';
 import { LogFile } from '../src/core/log-file.ts';
-import { bootstrapEntries, Replica } from '../src/core/replica.ts';
+import { Replica } from '../src/core/replica.ts';
 import { verify, verifyBackendName } from '../src/core/verify.ts';
 import { VerifyPool } from '../src/core/verify-pool.ts';
-import { seededRandom, textTable } from './stats.ts';
+import { benchKey, buildLog, writeLogFile } from './sync-log.ts';
+import { textTable } from './stats.ts';
 
 const args = process.argv.slice(2);
 const full = args.includes('--full');
@@ -54,55 +52,9 @@ function openOnly(dir: string): void {
 
 const progress = (s: string) => process.stderr.isTTY && process.stderr.write(`\r${s}\x1b[K`);
 
-function key(n: number): KeyPair {
-  const seed = new Uint8Array(32);
-  seed[0] = n;
-  seed[1] = 0x42;
-  return keyPairFromSeed(seed);
-}
-
-/**
- * A realistic multi-admin log: root grants a site admin per site, each site admin grants a team key
- * on a subdirectory, and all of them keep writing small configuration files. Built in memory with
- * one writer per key, then stored as a log file (what a peer would serve).
- */
+/** The shared benchmark filesystem (bench/sync-log.ts), stored as a peer would serve it. */
 function generate(dir: string, n: number): void {
-  const rng = seededRandom(7);
-  const root = key(1);
-  const sites = 16;
-  const admins = Array.from({ length: sites }, (_, i) => key(10 + i));
-  const teams = Array.from({ length: sites }, (_, i) => key(100 + i));
-  let t = 1_700_000_000_000;
-  const now = () => ++t;
-  const log = new Log(null);
-  for (const e of bootstrapEntries('bench', [root], ['127.0.0.1:7946'], t)) log.ingest(e.bytes);
-  const view = new View(log, null);
-  const writer = (k: KeyPair) => new Writer({ log, view, key: k, now });
-  const w = writer(root);
-  w.mkdir('/sites');
-  for (let i = 0; i < sites; i++) {
-    w.mkdir(`/sites/s${i}`);
-    w.grant(`/sites/s${i}`, admins[i]!.publicKey, `admin${i}`);
-    const a = writer(admins[i]!);
-    a.mkdir(`/sites/s${i}/team`);
-    a.grant(`/sites/s${i}/team`, teams[i]!.publicKey, `team${i}`);
-    for (let d = 0; d < 4; d++) a.mkdir(`/sites/s${i}/etc${d}`);
-  }
-  const adminWriters = admins.map(writer);
-  const teamWriters = teams.map(writer);
-  const enc = new TextEncoder();
-  while (log.size < n) {
-    const i = Math.floor(rng.next() * sites);
-    const team = rng.next() < 0.5;
-    const base = team ? `/sites/s${i}/team` : `/sites/s${i}/etc${Math.floor(rng.next() * 4)}`;
-    const file = `${base}/f${Math.floor(rng.next() * 200)}.conf`;
-    (team ? teamWriters : adminWriters)[i]!.writeFile(file, enc.encode(`key=${rng.next()}\n`));
-    if (log.size % 1000 === 0) progress(`generating log: ${log.size}/${n}`);
-  }
-  mkdirSync(dir, { recursive: true });
-  const { log: file } = LogFile.open(join(dir, 'log'), { sync: 'never' });
-  file.append([...log.entriesInOrder()].map(encodeRecord));
-  file.close();
+  writeLogFile(buildLog(n, (done) => progress(`generating log: ${done}/${n}`)), dir);
 }
 
 function best(f: () => number): number {
@@ -178,7 +130,7 @@ try {
 
   // Local appends, each durable before the write returns.
   const appendRate = best(() => {
-    const r = Replica.open(src, { key: key(1), sync: 'always' });
+    const r = Replica.open(src, { key: benchKey(1), sync: 'always' });
     r.view.stat('/'); // warm the view, as a running node has it
     const count = 1000;
     const s = performance.now();
