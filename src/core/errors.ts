@@ -31,6 +31,8 @@ export type ErrorCode =
   | 'NO_KEY'
   | 'USAGE' // a user mistake on the command line or in an API argument
   | 'NOT_SUPPORTED'
+  | 'FUSE_UNAVAILABLE' // libfuse, /dev/fuse, fusermount or the fuse-native module is missing
+  | 'MOUNTPOINT' // the mountpoint is missing, not a directory, not empty or already mounted
   | 'TIMEOUT'
   | 'CLOSED';
 

@@ -133,6 +133,14 @@ export class View {
 
   /** A file's bytes: its newest version whose blocks are all present (INCOMPLETE if none is). */
   readFile(path: string): Uint8Array {
+    return this.assemble(this.shownManifest(path)) as Uint8Array;
+  }
+
+  /**
+   * The manifest of the version readers see (the newest complete one), so a reader (the mount)
+   * can fetch only the blocks it needs instead of the whole file.
+   */
+  shownManifest(path: string): Manifest {
     const found = this.find(path);
     if (found === undefined) throw err('NOT_FOUND', `${path}: no such file`);
     if (found.state.kind === 'dir') throw err('IS_DIR', `${path}: is a directory`);
@@ -140,7 +148,7 @@ export class View {
     const shown = this.shownVersion(found.state);
     const manifest = shown === null ? undefined : this.manifestOf(shown);
     if (manifest === undefined) throw err('INCOMPLETE', `${path}: content not yet received`);
-    return this.assemble(manifest) as Uint8Array;
+    return manifest;
   }
 
   readlink(path: string): string {

@@ -211,6 +211,18 @@ export class Writer {
     return out;
   }
 
+  /**
+   * Whether this key may change `path` (an existing path: its chain; a new one: its directory),
+   * by the rules commit() applies, so a caller can refuse before buffering any data.
+   */
+  mayWrite(path: string): boolean {
+    const p = normalizePath(path);
+    const found = this.view.find(p);
+    if (found !== undefined) return this.log.resolver.keysFor(found.chain).has(this.me);
+    const dir = this.view.find(parentPath(p))?.state.incarnation;
+    return dir !== undefined && dir !== null && this.log.resolver.keysBelow(dir).has(this.me);
+  }
+
   // -------------------------------------------------------------------------------------------
 
   /** Re-create directory `src` and everything below it at `dst` (parents before children). */

@@ -1,0 +1,154 @@
+/**
+ * Mount a replica over FUSE (fuse-native, loaded lazily). The operations are synchronous functions
+ * over a MountContext (ops/*.ts); this file adapts them to fuse-native's callbacks, turns errors
+ * into errno values, and owns the mount's life: kernel cache timeouts, detecting an unmount done by
+ * someone else (fusermount -u), and saving open files before unmounting.
+ */
+import { userInfo } from 'node:os';
+import type { Replica } from '../core/replica.ts';
+import { normalizePath } from '../core/paths.ts';
+import { MountContext } from './context.ts';
+import { ERRNO, isExpected, toErrno } from './errno.ts';
+import { checkDevice, checkMountpoint, isMounted, loadFuse } from './preflight.ts';
+import * as files from './ops/files.ts';
+import * as meta from './ops/meta.ts';
+import * as rd from './ops/read.ts';
+import * as tree from './ops/tree.ts';
+
+export interface MountOptions {
+  /** Kernel attribute/entry cache in seconds. 0 (default): changes from peers show at once. */
+  cacheSeconds?: number;
+  /** Let other users see the mount (needs user_allow_other in /etc/fuse.conf unless root). */
+  allowOther?: boolean;
+  /** Called for unexpected failures inside an operation (answered with EIO). */
+  onError?: (op: string, error: unknown) => void;
+  /** How often to check that the mount is still there (ms). */
+  pollMs?: number;
+}
+
+export interface Mounted {
+  readonly mountpoint: string;
+  /** Resolves when the mount goes away without unmount() (fusermount -u, lazy unmount). */
+  readonly ended: Promise<string>;
+  /** Save open files and unmount; safe to call twice. */
+  unmount(): Promise<void>;
+}
+
+type Callback = (code: number, ...values: unknown[]) => void;
+
+export async function mountReplica(replica: Replica, mountpoint: string, opts: MountOptions = {}): Promise<Mounted> {
+  checkDevice();
+  const mnt = checkMountpoint(mountpoint);
+  const Fuse = await loadFuse();
+  const user = userInfo();
+  const ctx = new MountContext(replica, { uid: user.uid, gid: user.gid });
+  const stopListening = replica.log.onAccept(() => ctx.attrs.invalidate());
+  const onError = opts.onError ?? ((op, e) => process.stderr.write(`basefs mount: ${op}: ${String((e as Error)?.stack ?? e)}\n`));
+
+  /** Run a synchronous operation and answer fuse-native: (0, value) or (-errno). */
+  const call = (op: string, cb: Callback, fn: () => unknown) => {
+    try {
+      cb(0, fn());
+    } catch (e) {
+      if (!isExpected(e)) onError(op, e);
+      cb(-toErrno(e));
+    }
+  };
+  /** read and write answer with a byte count (or -errno) as the first argument. */
+  const count = (op: string, cb: (n: number) => void, fn: () => number) => {
+    try {
+      cb(fn());
+    } catch (e) {
+      if (!isExpected(e)) onError(op, e);
+      cb(-toErrno(e));
+    }
+  };
+  const p = (path: string) => normalizePath(path);
+  const enosys = (cb: Callback) => cb(-ERRNO.ENOSYS);
+
+  const ops = {
+    getattr: (path: string, cb: Callback) => call('getattr', cb, () => rd.getattr(ctx, p(path))),
+    fgetattr: (path: string, _fd: number, cb: Callback) => call('getattr', cb, () => rd.getattr(ctx, p(path))),
+    readdir: (path: string, cb: Callback) => call('readdir', cb, () => rd.readdir(ctx, p(path))),
+    opendir: (path: string, _flags: number, cb: Callback) => call('opendir', cb, () => rd.opendir(ctx, p(path))),
+    releasedir: (_path: string, _fd: number, cb: Callback) => cb(0),
+    fsyncdir: (_path: string, _datasync: number, _fd: number, cb: Callback) => cb(0),
+    readlink: (path: string, cb: Callback) => call('readlink', cb, () => rd.readlink(ctx, p(path))),
+    access: (path: string, mode: number, cb: Callback) => call('access', cb, () => rd.access(ctx, p(path), mode)),
+    statfs: (_path: string, cb: Callback) => call('statfs', cb, () => rd.statfs(ctx)),
+    open: (path: string, flags: number, cb: Callback) => call('open', cb, () => files.open(ctx, p(path), flags)),
+    create: (path: string, mode: number, cb: Callback) => call('create', cb, () => files.create(ctx, p(path), mode)),
+    read: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) =>
+      count('read', cb, () => rd.read(ctx, fd, buf, len, pos)),
+    write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) =>
+      count('write', cb, () => files.write(ctx, fd, buf, len, pos)),
+    truncate: (path: string, size: number, cb: Callback) => call('truncate', cb, () => files.truncate(ctx, p(path), size)),
+    ftruncate: (_path: string, fd: number, size: number, cb: Callback) => call('ftruncate', cb, () => files.ftruncate(ctx, fd, size)),
+    flush: (_path: string, fd: number, cb: Callback) => call('flush', cb, () => files.flush(ctx, fd)),
+    fsync: (_path: string, _datasync: number, fd: number, cb: Callback) => call('fsync', cb, () => files.flush(ctx, fd)),
+    release: (_path: string, fd: number, cb: Callback) => call('release', cb, () => files.release(ctx, fd)),
+    mkdir: (path: string, mode: number, cb: Callback) => call('mkdir', cb, () => tree.mkdir(ctx, p(path), mode)),
+    rmdir: (path: string, cb: Callback) => call('rmdir', cb, () => tree.rmdir(ctx, p(path))),
+    unlink: (path: string, cb: Callback) => call('unlink', cb, () => tree.unlink(ctx, p(path))),
+    rename: (from: string, to: string, cb: Callback) => call('rename', cb, () => tree.rename(ctx, p(from), p(to))),
+    symlink: (target: string, path: string, cb: Callback) => call('symlink', cb, () => tree.symlink(ctx, target, p(path))),
+    link: (existing: string, path: string, cb: Callback) => call('link', cb, () => tree.link(ctx, p(existing), p(path))),
+    chmod: (path: string, mode: number, cb: Callback) => call('chmod', cb, () => meta.chmod(ctx, p(path), mode)),
+    chown: (path: string, uid: number, gid: number, cb: Callback) => call('chown', cb, () => meta.chown(ctx, p(path), uid, gid)),
+    utimens: (path: string, atime: number, _mtime: number, cb: Callback) => call('utimens', cb, () => meta.utimens(ctx, p(path), atime)),
+    // No extended attributes: ENOSYS makes the kernel stop asking (it asks on every write otherwise).
+    getxattr: (_path: string, _name: string, _position: number, cb: Callback) => enosys(cb),
+    listxattr: (_path: string, cb: Callback) => enosys(cb),
+    setxattr: (_path: string, _name: string, _value: Buffer, _position: number, _flags: number, cb: Callback) => enosys(cb),
+    removexattr: (_path: string, _name: string, cb: Callback) => enosys(cb),
+  };
+
+  const cache = String(opts.cacheSeconds ?? 0);
+  // fuse-native only forwards a fixed list of -o options and drops zero values; the rest ride
+  // along in fsname, which libfuse splits at commas like any -o list.
+  // Not hard_remove: fuse-native crashes on the path-less calls it brings (I/O on an unlinked open
+  // file); libfuse renames such a file to .fuse_hidden* instead, which ops/tree.ts handles.
+  const extra = [`attr_timeout=${cache}`, `entry_timeout=${cache}`, `negative_timeout=${cache}`, 'big_writes', 'max_write=131072'];
+  const fuse = new Fuse(mnt, ops, {
+    fsname: [`basefs#${replica.name}`.replace(/[,\\]/g, '_'), ...extra].join(','),
+    allowOther: opts.allowOther === true,
+    // A slow operation (a large rename) must not be cut off at fuse-native's 15 s default.
+    timeout: false,
+  });
+  try {
+    await new Promise<void>((resolve, reject) => fuse.mount((e) => (e ? reject(e) : resolve())));
+  } catch (e) {
+    stopListening();
+    throw e;
+  }
+
+  let unmounting: Promise<void> | null = null;
+  let endedResolve: (why: string) => void = () => {};
+  const ended = new Promise<string>((resolve) => (endedResolve = resolve));
+  const poll = setInterval(() => {
+    if (unmounting === null && !isMounted(mnt)) {
+      clearInterval(poll);
+      stopListening();
+      endedResolve(`${mnt} was unmounted`);
+    }
+  }, opts.pollMs ?? 1000);
+  poll.unref();
+
+  const unmount = (): Promise<void> => {
+    unmounting ??= (async () => {
+      clearInterval(poll);
+      for (const f of ctx.files.dirtyFiles()) {
+        try {
+          ctx.commit(f);
+        } catch (e) {
+          onError('unmount', e);
+        }
+      }
+      if (isMounted(mnt)) await new Promise<void>((resolve, reject) => fuse.unmount((e) => (e ? reject(e) : resolve())));
+      stopListening();
+      endedResolve('unmounted');
+    })();
+    return unmounting;
+  };
+  return { mountpoint: mnt, ended, unmount };
+}

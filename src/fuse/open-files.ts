@@ -1,0 +1,192 @@
+/**
+ * Open files and their write buffers. A file's content becomes one signed entry when it is flushed
+ * (close), fsynced or released, never one per write(): the first write or truncate copies the
+ * shown content into a buffer, later ones edit the buffer, and a commit writes it as one WRITE.
+ *
+ * Handles on the same path share one OpenFile, so a write through one descriptor is seen by reads
+ * through another, and by getattr (size) before it is committed. A file made by create() exists
+ * only here until its first commit; unlink and rename move or detach the OpenFile, so the open
+ * descriptors keep working on the file they opened.
+ */
+import type { Manifest } from '../core/content.ts';
+import { MAX_FILE_SIZE } from '../core/content.ts';
+import { isWithin } from '../core/paths.ts';
+import { fail } from './errno.ts';
+
+export class OpenFile {
+  path: string;
+  /** The edited content (capacity may exceed size); null while the file is only read. */
+  data: Buffer | null = null;
+  size: number;
+  dirty: boolean;
+  /** Made by create() and not yet in the log. */
+  created: boolean;
+  mode: number;
+  /** An mtime asked for (utimens) while open: the commit's entry carries it. */
+  mtime: number | null = null;
+  /** Unlinked or replaced while open: never committed. */
+  detached = false;
+  /** Unlinked while open and kept by libfuse under a .fuse_hidden name until released. */
+  hidden = false;
+  refs = 0;
+  readonly openedAt = Date.now();
+
+  constructor(path: string, size: number, opts: { created: boolean; mode: number }) {
+    this.path = path;
+    this.size = size;
+    this.created = opts.created;
+    this.dirty = opts.created;
+    this.mode = opts.mode;
+  }
+
+  /** Load the buffer (once) with `load()`, the current content, before the first change. */
+  edit(load: () => Uint8Array): Buffer {
+    if (this.data === null) {
+      const bytes = this.created ? new Uint8Array(0) : load();
+      this.data = Buffer.alloc(Math.max(4096, bytes.length));
+      this.data.set(bytes);
+      this.size = bytes.length;
+    }
+    return this.data;
+  }
+
+  write(load: () => Uint8Array, src: Uint8Array, offset: number): void {
+    const end = offset + src.length;
+    if (end > MAX_FILE_SIZE) fail('EFBIG', `${this.path}: files are at most ${MAX_FILE_SIZE} bytes`);
+    this.reserve(load, end);
+    (this.data as Buffer).set(src, offset);
+    if (end > this.size) this.size = end;
+    this.dirty = true;
+  }
+
+  truncate(load: () => Uint8Array, size: number): void {
+    if (size > MAX_FILE_SIZE) fail('EFBIG', `${this.path}: files are at most ${MAX_FILE_SIZE} bytes`);
+    this.reserve(load, size);
+    const data = this.data as Buffer;
+    if (size > this.size) data.fill(0, this.size, size);
+    this.size = size;
+    this.dirty = true;
+  }
+
+  /** The committed-to-be bytes (a view, valid until the next change). */
+  bytes(): Uint8Array {
+    return this.data === null ? new Uint8Array(0) : this.data.subarray(0, this.size);
+  }
+
+  private reserve(load: () => Uint8Array, size: number): void {
+    const data = this.edit(load);
+    if (size <= data.length) return;
+    const grown = Buffer.alloc(Math.max(size, Math.min(MAX_FILE_SIZE, data.length * 2)));
+    grown.set(data.subarray(0, this.size));
+    this.data = grown;
+  }
+}
+
+export interface Handle {
+  file: OpenFile;
+  flags: number;
+  /** The version a read-only handle reads, taken at its first read (close-to-open consistency). */
+  snapshot: Manifest | null;
+}
+
+const O_ACCMODE = 3;
+const O_RDONLY = 0;
+export const O_APPEND = 0o2000;
+
+export function writesData(flags: number): boolean {
+  return (flags & O_ACCMODE) !== O_RDONLY;
+}
+
+export class OpenFiles {
+  private readonly byPath = new Map<string, OpenFile>();
+  private readonly handles = new Map<number, Handle>();
+  private nextFd = 1;
+
+  get(path: string): OpenFile | undefined {
+    return this.byPath.get(path);
+  }
+
+  handle(fd: number): Handle {
+    const h = this.handles.get(fd);
+    if (h === undefined) fail('EBADF', `no open file ${fd}`);
+    return h;
+  }
+
+  /** A new descriptor on the OpenFile of `path` (made by `make` when the path has none). */
+  open(path: string, flags: number, make: () => OpenFile): number {
+    let file = this.byPath.get(path);
+    if (file === undefined) {
+      file = make();
+      this.byPath.set(path, file);
+    }
+    file.refs++;
+    const fd = this.allocate();
+    this.handles.set(fd, { file, flags, snapshot: null });
+    return fd;
+  }
+
+  /** Drop a descriptor; returns its file when this was the last one. */
+  close(fd: number): OpenFile | null {
+    const h = this.handle(fd);
+    this.handles.delete(fd);
+    h.file.refs--;
+    if (h.file.refs > 0) return null;
+    if (this.byPath.get(h.file.path) === h.file) this.byPath.delete(h.file.path);
+    return h.file;
+  }
+
+  /** Files at `path` or below (a directory being renamed or removed). */
+  within(path: string): OpenFile[] {
+    return [...this.byPath.values()].filter((f) => isWithin(f.path, path));
+  }
+
+  /** Names of not-yet-committed files directly in `dir` (readdir shows them). */
+  createdIn(dir: string): string[] {
+    const prefix = dir === '/' ? '/' : dir + '/';
+    const out: string[] = [];
+    for (const f of this.byPath.values()) {
+      if (!f.created || f.detached || !f.path.startsWith(prefix)) continue;
+      const rest = f.path.slice(prefix.length);
+      if (!rest.includes('/')) out.push(rest);
+    }
+    return out;
+  }
+
+  /** The path no longer names this file (unlinked, or replaced by a rename). */
+  detach(path: string): void {
+    const f = this.byPath.get(path);
+    if (f === undefined) return;
+    f.detached = true;
+    this.byPath.delete(path);
+  }
+
+  /** libfuse keeps an unlinked open file under a hidden name: its descriptors still work there. */
+  hide(from: string, to: string): void {
+    const f = this.byPath.get(from);
+    if (f === undefined) return;
+    this.byPath.delete(from);
+    f.detached = true;
+    f.hidden = true;
+    f.path = to;
+    this.byPath.set(to, f);
+  }
+
+  /** Follow a rename: files at `from` or below now live under `to`. */
+  move(from: string, to: string): void {
+    for (const f of this.within(from)) {
+      this.byPath.delete(f.path);
+      f.path = to + f.path.slice(from.length);
+      this.byPath.set(f.path, f);
+    }
+  }
+
+  dirtyFiles(): OpenFile[] {
+    return [...this.byPath.values()].filter((f) => f.dirty && !f.detached);
+  }
+
+  private allocate(): number {
+    // Descriptors are uint32 for fuse-native; wrap long before that and skip ones in use.
+    while (this.handles.has(this.nextFd) || this.nextFd === 0) this.nextFd = (this.nextFd + 1) % 0x7fffffff;
+    return this.nextFd++;
+  }
+}

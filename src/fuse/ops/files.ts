@@ -1,0 +1,66 @@
+/**
+ * Open files: open, create, write, truncate, and the points where a buffer becomes an entry
+ * (flush on every close(2), fsync, release). Committing on flush matters: close() returns only
+ * after FLUSH, while RELEASE comes asynchronously, so a closed file is durable once close returns.
+ */
+import type { MountContext } from '../context.ts';
+import { fail } from '../errno.ts';
+import { O_APPEND, OpenFile, writesData } from '../open-files.ts';
+import { requireParentDir } from './read.ts';
+
+const O_RDWR = 2;
+
+export function open(ctx: MountContext, path: string, flags: number): number {
+  const st = ctx.stat(path);
+  if ((st.mode & 0o170000) === 0o040000) fail('EISDIR', `${path}: is a directory`);
+  if (writesData(flags)) ctx.writerFor(path);
+  return ctx.files.open(path, flags, () => new OpenFile(path, st.size, { created: false, mode: st.mode & 0o7777 }));
+}
+
+/** A new empty file, kept in memory until its first commit (its content is one entry). */
+export function create(ctx: MountContext, path: string, mode: number): number {
+  if (ctx.files.get(path) !== undefined || ctx.view.exists(path)) fail('EEXIST', `${path}: already exists`);
+  requireParentDir(ctx, path);
+  ctx.writerFor(path);
+  return ctx.files.open(path, O_RDWR, () => new OpenFile(path, 0, { created: true, mode: mode & 0o7777 }));
+}
+
+export function write(ctx: MountContext, fd: number, data: Buffer, length: number, offset: number): number {
+  const h = ctx.files.handle(fd);
+  if (!writesData(h.flags)) fail('EBADF', `${h.file.path}: not open for writing`);
+  const f = h.file;
+  f.write(() => ctx.view.readFile(f.path), data.subarray(0, length), (h.flags & O_APPEND) !== 0 ? f.size : offset);
+  return length;
+}
+
+export function ftruncate(ctx: MountContext, fd: number, size: number): void {
+  const h = ctx.files.handle(fd);
+  if (!writesData(h.flags)) fail('EBADF', `${h.file.path}: not open for writing`);
+  const f = h.file;
+  f.truncate(() => ctx.view.readFile(f.path), size);
+}
+
+/** truncate(2) by path: into the open buffer if the file is open, else one entry now. */
+export function truncate(ctx: MountContext, path: string, size: number): void {
+  const w = ctx.writerFor(path);
+  const open = ctx.files.get(path);
+  if (open !== undefined) return open.truncate(() => ctx.view.readFile(path), size);
+  const st = ctx.stat(path);
+  if ((st.mode & 0o170000) === 0o040000) fail('EISDIR', `${path}: is a directory`);
+  const file = new OpenFile(path, st.size, { created: false, mode: st.mode & 0o7777 });
+  file.truncate(() => ctx.view.readFile(path), size);
+  if (size !== st.size) w.writeFile(path, file.bytes());
+}
+
+export function flush(ctx: MountContext, fd: number): void {
+  ctx.commit(ctx.files.handle(fd).file);
+}
+
+export function release(ctx: MountContext, fd: number): void {
+  const file = ctx.files.handle(fd).file;
+  try {
+    ctx.commit(file);
+  } finally {
+    ctx.files.close(fd);
+  }
+}

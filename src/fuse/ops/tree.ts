@@ -1,0 +1,75 @@
+/**
+ * Operations on names: mkdir, rmdir, unlink, rename, symlink, link. Each is its entries at once
+ * (no buffering); open files under a renamed or removed name are saved or detached first, so their
+ * descriptors keep working and a new file is never lost to a rename.
+ */
+import type { MountContext } from '../context.ts';
+import { baseName } from '../../core/paths.ts';
+import { fail } from '../errno.ts';
+import type { OpenFile } from '../open-files.ts';
+
+const DEFAULT_DIR_MODE = 0o755;
+
+export function mkdir(ctx: MountContext, path: string, mode: number): void {
+  const w = ctx.writerFor(path);
+  w.mkdir(path);
+  if ((mode & 0o7777) !== DEFAULT_DIR_MODE) w.chmod(path, mode & 0o7777);
+}
+
+export function rmdir(ctx: MountContext, path: string): void {
+  const st = ctx.view.stat(path);
+  if (st.kind !== 'dir') fail('ENOTDIR', `${path}: not a directory`);
+  if (ctx.files.createdIn(path).length > 0) fail('ENOTEMPTY', `${path}: directory not empty`);
+  ctx.writerFor(path).delete(path);
+}
+
+export function unlink(ctx: MountContext, path: string): void {
+  const open = ctx.files.get(path);
+  if (open?.hidden) return ctx.files.detach(path);
+  if (open?.created && !ctx.view.exists(path)) {
+    ctx.writerFor(path);
+    return ctx.files.detach(path);
+  }
+  if (ctx.view.stat(path).kind === 'dir') fail('EISDIR', `${path}: is a directory`);
+  ctx.writerFor(path).delete(path);
+  ctx.files.detach(path);
+}
+
+/** libfuse's name for a file unlinked while open (it renames instead, and unlinks at release). */
+const HIDDEN = /^\.fuse_hidden[0-9a-f]+$/;
+
+export function rename(ctx: MountContext, from: string, to: string): void {
+  const open = ctx.files.get(from);
+  if (open !== undefined && HIDDEN.test(baseName(to))) return hide(ctx, open, from, to);
+  const w = ctx.writerFor(from);
+  ctx.writerFor(to);
+  // A file still being written under `from` must be in the log to be moved with the rest.
+  ctx.commitWithin(from);
+  w.rename(from, to);
+  if (from !== to) {
+    ctx.files.detach(to);
+    ctx.files.move(from, to);
+  }
+}
+
+/** Unlink an open file but keep serving its descriptors (its content moves into the buffer). */
+function hide(ctx: MountContext, open: OpenFile, from: string, to: string): void {
+  const inLog = ctx.view.exists(from);
+  const w = ctx.writerFor(from);
+  if (inLog) {
+    open.edit(() => ctx.view.readFile(from));
+    w.delete(from);
+  }
+  ctx.files.hide(from, to);
+}
+
+export function symlink(ctx: MountContext, target: string, path: string): void {
+  ctx.writerFor(path).symlink(path, target);
+}
+
+/** A hard link shares the content the file has now (later writes to either name are separate). */
+export function link(ctx: MountContext, existing: string, path: string): void {
+  ctx.commitWithin(existing);
+  if (ctx.view.stat(existing).kind !== 'file') fail('EPERM', `${existing}: only files can be hard-linked`);
+  ctx.writerFor(path).link(path, existing);
+}
