@@ -11,6 +11,7 @@
  *   force-leave {node}  declare a failed member left (Serf's force-leave)
  *   leave               leave the group and stop the node (Serf's leave)
  *   monitor             a stream of the node's log lines
+ *   event {name, payload}  a user event signed with the node's key, spread to every node
  * The socket is the node user's own (mode 0600), so these need no further authentication; entries
  * sent with `ingest` still pass every check a peer's would.
  */
@@ -59,6 +60,8 @@ export interface ControlContext {
   onLog(fn: (line: LogLine) => void): () => void;
   /** Extra figures to report (the watcher's counters). */
   extra?: () => Record<string, number>;
+  /** The node's key, which signs user events; null: the node cannot send any. */
+  eventKey: { publicKey: Uint8Array; seed: Uint8Array } | null;
 }
 
 const MAX_INGEST = 100_000;
@@ -109,6 +112,8 @@ export function answerControl(c: ControlContext, req: ControlRequest): ControlAn
       // Answer first: the stop closes this socket's server.
       setImmediate(() => c.requestStop('leave'));
       return { ok: true };
+    case 'event':
+      return event(c, req['name'], req['payload']);
     case 'monitor':
       return { ok: true, subscribe: (send) => c.onLog((line) => send(line)) };
     default:
@@ -169,4 +174,16 @@ function ingest(node: BasefsNode, raw: unknown): ControlAnswer {
   if (refused.length > 0)
     return fail(`${refused.length} of ${results.length} entries refused (${refused[0]?.status}: ${refused[0]?.code ?? 'unknown'})`);
   return { ok: true, accepted: results.filter((r) => r.status === 'accepted').length, duplicate: results.filter((r) => r.status === 'duplicate').length };
+}
+
+function event(c: ControlContext, name: unknown, payload: unknown): ControlAnswer {
+  if (typeof name !== 'string' || (payload !== undefined && typeof payload !== 'string')) return fail('event needs a name and a base64 payload');
+  if (c.eventKey === null) return fail('this node has no key, and events are signed: run it with -k KEYFILE');
+  if (!c.node.mayWrite(c.eventKey.publicKey)) return fail("the node's key may not write in this filesystem, so other nodes would refuse its events");
+  try {
+    c.node.sendEvent(name, new Uint8Array(Buffer.from(payload ?? '', 'base64')), c.eventKey);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  return { ok: true, name };
 }

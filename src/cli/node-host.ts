@@ -20,7 +20,7 @@ import { Option } from 'clipanion';
 import { err, isBasefsError } from '../core/errors.ts';
 import { toHex } from '../core/hash.ts';
 import { checkFsName, fsConfig, readConfig } from '../core/home.ts';
-import type { KeyPair } from '../core/keys.ts';
+import { fingerprint, type KeyPair } from '../core/keys.ts';
 import { Replica } from '../core/replica.ts';
 import type { ProfileName } from '../swim/config.ts';
 import { parseAddress } from '../swim/net-address.ts';
@@ -148,6 +148,10 @@ export abstract class NodeHostCommand extends BasefsCommand {
       if (this.watcher !== undefined)
         watcher = new Watcher({ script: this.watcher, fsName: this.name, replica, env: this.env, log: (e, f) => this.log(e, f) });
       const w = watcher;
+      n.onEvent = (e) => {
+        this.log('user-event', { name: e.name, from: fingerprint(e.author), bytes: e.payload.length });
+        w?.event(e.name, e.payload);
+      };
       const startedAt = Date.now();
       control = await serveControl(sock, (req) =>
         answerControl(
@@ -160,6 +164,7 @@ export abstract class NodeHostCommand extends BasefsCommand {
               this.#logListeners.add(fn);
               return () => this.#logListeners.delete(fn);
             },
+            eventKey: key,
             ...(w ? { extra: () => ({ watcherRuns: w.fired, watcherFailures: w.failed, watcherDropped: w.dropped }) } : {}),
           },
           req,

@@ -5,6 +5,8 @@
  *                      LINK, SLINK, MODE
  *   BASEFS_EVENT_PATH  the path (for GRANT and REVOKE, the directory)
  *   BASEFS_NAME        the filesystem's name
+ * A user event (`basefs serf NAME event EVENT [PAYLOAD]`) runs it with BASEFS_EVENT_TYPE=EVENT,
+ * BASEFS_EVENT_NAME=EVENT and the payload on stdin (as Serf's event handlers get it).
  * plus PATH, SHELL, USER, HOME, TERM and LANG from the node's environment, nothing else.
  *
  * Unlike the original (which crashed on start, and skipped local writes but not local mkdirs), it
@@ -37,6 +39,9 @@ export interface WatcherOptions {
 interface WatchEvent {
   type: string;
   path: string;
+  /** User events (`serf event`): the event's name, and its payload on the script's stdin. */
+  name?: string;
+  payload?: Uint8Array;
 }
 
 const PASSED_ENV = ['PATH', 'SHELL', 'USER', 'HOME', 'TERM', 'LANG'];
@@ -80,6 +85,11 @@ export class Watcher {
   }
 
   /** The file's current version has all its blocks (or the path is no longer a file: nothing to wait for). */
+  /** A user event: queued at once (each is distinct), BASEFS_EVENT_TYPE=EVENT, the payload on stdin. */
+  event(name: string, payload: Uint8Array): void {
+    if (!this.#stopped) this.#enqueue({ type: 'EVENT', path: '', name, payload });
+  }
+
   #complete(path: string): boolean {
     try {
       return this.#o.replica.view.blockState(path).missing === 0;
@@ -141,10 +151,15 @@ export class Watcher {
       if (v !== undefined) env[k] = v;
     }
     env['BASEFS_EVENT_TYPE'] = ev.type;
-    env['BASEFS_EVENT_PATH'] = ev.path;
+    if (ev.name !== undefined) env['BASEFS_EVENT_NAME'] = ev.name;
+    else env['BASEFS_EVENT_PATH'] = ev.path;
     env['BASEFS_NAME'] = this.#o.fsName;
     return new Promise((resolve) => {
-      const child = spawn('/bin/sh', ['-c', this.#o.script], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn('/bin/sh', ['-c', this.#o.script], { env, stdio: [ev.payload ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+      if (ev.payload && child.stdin) {
+        child.stdin.on('error', () => {}); // a script that does not read its input
+        child.stdin.end(ev.payload);
+      }
       let stderr = '';
       child.stderr?.on('data', (c: Buffer) => {
         stderr = (stderr + c.toString('utf8')).slice(-STDERR_TAIL);

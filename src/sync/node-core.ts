@@ -35,6 +35,7 @@ import { parseAddress } from '../swim/net-address.ts';
 import type { MemberInfo } from '../swim/types.ts';
 import { type Role, type SessionError, type SyncLimits, SyncSession, type SyncOptions } from './anti-entropy.ts';
 import type { SyncBlocks } from './block-wants.ts';
+import { NodeEvents } from './node-events.ts';
 import { IncompleteFiles } from './node-files.ts';
 import { decodeGossip, encodeAnnounceGossip, encodeEntryGossip } from './node-gossip.ts';
 import { decodeNodeMeta, encodeNodeMeta, sameFilesystem, type NodeMeta } from './node-meta.ts';
@@ -66,6 +67,8 @@ export interface NodeCoreOptions {
   limits?: Partial<SyncLimits>;
   maxInboundSessions?: number;
   maxOutboundSessions?: number;
+  /** Wall clock (ms since the epoch) for user events' freshness; without it events are refused. */
+  wallClock?: () => number;
 }
 
 type WantReason = 'root' | 'pull';
@@ -94,6 +97,8 @@ class NodeSession extends SyncSession {
 
 export class NodeCore {
   readonly name: string;
+  /** Signed user events (node-events.ts): gossip type EVENT is theirs. */
+  readonly events: NodeEvents;
   readonly timing: NodeTiming;
   readonly stats: NodeStats = {
     entriesBroadcast: 0, entriesAnnounced: 0, broadcastErrors: 0,
@@ -145,6 +150,7 @@ export class NodeCore {
     this.#maxUserPayload = o.maxUserPayload;
     this.#advertisedRoot = o.log.rootHash();
     this.#now = o.now;
+    this.events = new NodeEvents({ log: o.log, view: o.view, wallClock: o.wallClock ?? null, random: o.random });
 
     // Files left incomplete by a previous run.
     this.#files = new IncompleteFiles(o.view, o.blocks);
@@ -244,6 +250,7 @@ export class NodeCore {
       this.stats.gossipMalformed++;
       return false;
     }
+    if (g.type === 'event') return this.events.receive(g.bytes);
     if (g.type === 'announce') {
       this.stats.announcesReceived++;
       if (!this.#log.has(g.hash)) this.#pull(from, now);

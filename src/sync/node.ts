@@ -53,6 +53,7 @@ import { startSwimNode, type SwimRuntime } from '../swim/udp.ts';
 import type { Role, SessionError, SyncLimits } from './anti-entropy.ts';
 import { NodeCore, type Candidate, type NodeAction, type NodePort, type NodeStats, type NodeTiming } from './node-core.ts';
 import { encodeNodeMeta } from './node-meta.ts';
+import type { UserEvent } from './user-event.ts';
 import { runOverStream, type StreamResult } from './stream.ts';
 
 export { DEFAULT_TIMING } from './node-core.ts';
@@ -143,6 +144,7 @@ export class BasefsNode {
       random: opts.random ?? Math.random,
       now: clock(),
       maxUserPayload: makeConfig(opts.profile ?? 'lan', opts.swimConfig ?? {}).maxUserPayload,
+      wallClock: this.#now,
       ...(opts.timing !== undefined ? { timing: opts.timing } : {}),
       ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
       ...(opts.maxInboundSessions !== undefined ? { maxInboundSessions: opts.maxInboundSessions } : {}),
@@ -225,6 +227,25 @@ export class BasefsNode {
   /** The SWIM member table (self included); `decodeNodeMeta(m.meta)` gives a member's root and sync port. */
   members(): MemberInfo[] {
     return this.swim.members();
+  }
+
+  /** Called once for each signed user event delivered here, ours included (`serf event`). */
+  set onEvent(fn: ((e: UserEvent) => void) | null) {
+    this.#core.events.onEvent = fn;
+  }
+
+  /**
+   * Signs a user event with `key` and spreads it. The key should hold write authority here
+   * (`mayWrite`): other nodes deliver only events of such keys.
+   */
+  sendEvent(name: string, payload: Uint8Array, key: { publicKey: Uint8Array; seed: Uint8Array }): void {
+    const b = this.#core.events.create(name, payload, key);
+    this.swim.broadcast(b.key, b.payload);
+  }
+
+  /** The key may write somewhere in this filesystem (so its events are delivered). */
+  mayWrite(key: Uint8Array): boolean {
+    return this.#core.events.mayWrite(key);
   }
 
   /** Blocks of current file versions this node still lacks (being fetched). */

@@ -14,6 +14,14 @@ import { envFor, isOneLineError, run } from './harness.ts';
 
 const PORT = 17701;
 
+function readIf(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 t.test('background node, serf commands and resources', { skip: NO_LOADER, timeout: 180_000 }, async (t) => {
   const h1 = mkdtempSync(join(tmpdir(), 'bfs-'));
   const h2 = mkdtempSync(join(tmpdir(), 'bfs-'));
@@ -85,12 +93,21 @@ t.test('background node, serf commands and resources', { skip: NO_LOADER, timeou
   t.equal((await run(['serf', 'demo', 'force-leave', 'a2'], env1)).code, 0);
   t.equal((await members())?.find((x) => x.name === 'a2')?.status, 'left');
   // And a join brings it back once it runs again.
-  const a2b = startBasefs(['run', 'demo', '-f', '-b', `127.0.0.67:${PORT}`, '-H', 'a2', '--profile', 'local'], h2);
+  const events = join(h2, 'events');
+  const a2b = startBasefs(['run', 'demo', '-f', '-b', `127.0.0.67:${PORT}`, '-H', 'a2', '--profile', 'local', '-w', `echo "$BASEFS_EVENT_TYPE $BASEFS_EVENT_NAME $(cat)" >> ${events}`], h2);
   procs.push(a2b);
   await poll(async () => ((await members())?.find((x) => x.name === 'a2')?.status === 'alive' ? true : undefined), 'a2 back', 60_000);
 
+  // A user event, signed by a1's key (the root key), reaches a2's watcher with its payload on stdin.
+  const ev = await run(['serf', 'demo', 'event', 'deploy', 'v2'], env1);
+  t.equal(ev.code, 0, ev.stderr);
+  t.equal(ev.stdout, "Event 'deploy' dispatched! Coalescing enabled: false\n");
+  await poll(async () => (readIf(events).includes('EVENT deploy v2') ? true : undefined), "the event at a2's watcher");
+  const noKey = await run(['serf', 'demo', 'event', 'x'], envFor(h2));
+  t.equal(noKey.code, 1);
+  t.match(noKey.stderr, /this node has no key, and events are signed/);
+
   for (const [args, code, re] of [
-    [['serf', 'demo', 'event', 'deploy'], 1, /signed log entries/],
     [['serf', 'demo', 'query', 'x'], 2, /not served by BaseFS's agent/],
     [['serf', 'demo', 'join'], 2, /needs at least one/],
     [['serf', 'demo', 'members', '-format', 'yaml'], 2, /-format must be/],

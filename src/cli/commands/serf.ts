@@ -28,7 +28,7 @@ export class SerfCommand extends AskCommand {
 - \`force-leave NODE\`: declare a failed member left, so nobody waits for it any more
 - \`stats\` (or \`info\`): agent, gossip, sync and process counters (\`-format json\`)
 - \`monitor\`: follow the node's log until interrupted
-- \`event\`: not served: BaseFS spreads signed log entries, not unauthenticated events (write a file instead)`,
+- \`event NAME [PAYLOAD]\`: a user event, signed with the node's key (which must be allowed to write in the filesystem: other nodes refuse events of other keys), delivered once to every node's watcher (BASEFS_EVENT_TYPE=EVENT, BASEFS_EVENT_NAME, the payload on stdin)`,
     examples: [
       ['Members', '$0 serf myfs members'],
       ['Join another node', '$0 serf myfs join 10.0.0.7'],
@@ -83,8 +83,14 @@ export class SerfCommand extends AskCommand {
       }
       case 'monitor':
         return this.#monitor();
-      case 'event':
-        throw err('NOT_SUPPORTED', 'BaseFS spreads signed log entries, not unauthenticated Serf events: write a file to the filesystem instead');
+      case 'event': {
+        takeFlag(rest, '-coalesce'); // every BaseFS event is delivered: nothing to coalesce
+        if (rest.length < 1 || rest.length > 2) throw err('USAGE', 'serf event needs NAME [PAYLOAD]');
+        const [name, payload = ''] = rest as [string, string?];
+        await this.ask(this.name, { cmd: 'event', name, payload: Buffer.from(payload, 'utf8').toString('base64') });
+        this.out(`Event '${name}' dispatched! Coalescing enabled: false`);
+        return 0;
+      }
       default:
         throw err('USAGE', `'serf ${cmd.slice(0, 40)}' is not served by BaseFS's agent (it serves ${SUPPORTED.join(', ')})`);
     }
