@@ -76,6 +76,13 @@ export interface SwimConfig {
   userSeenCapacity: number;
   /** Bytes of recent user broadcasts (newest per origin and key) carried in every push-pull. */
   pushPullUserBytes: number;
+  /**
+   * A node that receives a user broadcast it did not have pushes it on at once (one gossip round
+   * to twice gossipNodes, out of the same retransmit budget) instead of waiting for its next gossip
+   * tick: every hop then costs a network delay rather than up to a gossip interval. memberlist
+   * waits.
+   */
+  eagerUserRelay: boolean;
 }
 
 const SECOND = 1000;
@@ -110,6 +117,7 @@ export function lanConfig(): SwimConfig {
     maxQueueDepth: 4096,
     userSeenCapacity: 8192,
     pushPullUserBytes: 64 * 1024,
+    eagerUserRelay: true,
   };
 }
 

@@ -262,7 +262,8 @@ export class SwimNode implements SwimStateMachine {
     const c = this.core;
     if (c.pushPending) {
       c.pushPending = false;
-      c.gossipOnce(c.now);
+      c.gossipOnce(c.now, Math.max(c.config.gossipNodes, c.pushFanout));
+      c.pushFanout = 0;
     }
     return c.finish();
   }

@@ -94,6 +94,8 @@ export class MembershipCore {
   leaving = false;
   /** A locally created broadcast waits to be pushed at once, at the end of the current call. */
   pushPending = false;
+  /** Targets of that push when more than gossipNodes (user news relayed eagerly). */
+  pushFanout = 0;
   /** Dead members that left the table, kept as reconnect candidates: name → [address, time]. */
   readonly tombstones = new Map<string, { address: Address; at: number }>();
   clusterSizeHint: number;
@@ -199,10 +201,10 @@ export class MembershipCore {
   }
 
   /** Send one packet's worth of queued broadcasts to each of up to gossipNodes random members. */
-  gossipOnce(now: number): void {
+  gossipOnce(now: number, fanout = this.config.gossipNodes): void {
     if (this.queue.length === 0) return;
     const c = this.config;
-    const targets = this.table.randomMembers(c.gossipNodes, this.random, (m) =>
+    const targets = this.table.randomMembers(fanout, this.random, (m) =>
       m !== this.self &&
       (m.status === 'alive' || m.status === 'suspect' || (m.status === 'dead' && now - m.changedAt <= c.gossipToTheDeadMs)));
     for (const t of targets) {

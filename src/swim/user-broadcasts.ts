@@ -45,7 +45,7 @@ export class UserBroadcasts {
     this.remember(msg);
     this.keepRecent(msg);
     c.enqueue(queueKey(c.name, key), data);
-    c.pushPending = true;
+    this.pushNow();
   }
 
   /** A user message from the network: deliver and re-gossip it if it is news. */
@@ -60,7 +60,18 @@ export class UserBroadcasts {
     this.keepRecent(m);
     c.stats.userDelivered++;
     c.enqueue(queueKey(m.origin, m.key), encodeMessage(m));
+    if (c.config.eagerUserRelay) this.pushNow();
     c.emit({ type: 'user', payload: m.payload, from: m.origin, key: m.key });
+  }
+
+  /**
+   * One gossip round at the end of this call, to twice the usual fanout: a node that each node
+   * reaches once misses the burst with probability about e^-fanout, and waits for a gossip tick.
+   */
+  private pushNow(): void {
+    const c = this.core;
+    c.pushPending = true;
+    if (c.config.eagerUserRelay) c.pushFanout = Math.max(c.pushFanout, 2 * c.config.gossipNodes);
   }
 
   /** Recent messages for a push-pull, newest last. */

@@ -200,7 +200,9 @@ export class BasefsNode {
         meta: encodeNodeMeta({ syncPort, root: replica.log.rootHash(), fsId: replica.log.id, entries: replica.log.size }),
         profile: opts.profile ?? 'lan',
         delegate: { validateUser: (payload, origin) => gate.check(payload, origin) },
-        ...(opts.swimConfig ? { config: opts.swimConfig } : {}),
+        // Push-pull need not carry recent entries: the root hash in every member's metadata shows
+        // a difference, and anti-entropy moves only that. It keeps idle push-pull small.
+        config: { pushPullUserBytes: 0, ...opts.swimConfig },
         ...(opts.statePath !== undefined ? { statePath: opts.statePath } : {}),
         ...(opts.leaveLingerMs !== undefined ? { leaveLingerMs: opts.leaveLingerMs } : {}),
       });

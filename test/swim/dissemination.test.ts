@@ -15,8 +15,8 @@ interface Spread {
   rounds(f: number): number;
 }
 
-function spread(n: number, loss: number, seed: number, view: number | 'full' = 'full'): Spread {
-  const sim = new Simulator({ seed, config: makeConfig('lan'), latencyMs: 2, jitterMs: 1, loss });
+function spread(n: number, loss: number, seed: number, view: number | 'full' = 'full', eagerUserRelay = true): Spread & { packets: number } {
+  const sim = new Simulator({ seed, config: makeConfig('lan', { eagerUserRelay }), latencyMs: 2, jitterMs: 1, loss });
   const names = bootstrapCluster(sim, n, { view });
   sim.runFor(3000);
   const delivered = new Map<string, number>();
@@ -27,11 +27,13 @@ function spread(n: number, loss: number, seed: number, view: number | 'full' = '
     else delivered.set(node, now);
   };
   const t0 = sim.now;
+  const sent0 = names.reduce((a, x) => a + sim.counters(x).packetsSent, 0);
   sim.broadcast(names[0] as string, 'entry', new Uint8Array([1, 2, 3]));
   sim.runFor(10_000);
+  const packets = names.reduce((a, x) => a + sim.counters(x).packetsSent, 0) - sent0;
   const times = [...delivered.values()].map((x) => (x - t0) / 200).sort((a, b) => a - b);
   return {
-    delivered, duplicates,
+    delivered, duplicates, packets,
     rounds: (f) => {
       const need = Math.ceil(f * (n - 1));
       return need <= times.length ? (times[need - 1] as number) : Infinity;
@@ -140,5 +142,21 @@ t.test('small groups: gossip alone reaches every node (retransmit floor), Local 
     }
     t.comment(`N=5 loss=${loss}: gossip missed a node in ${missed} of ${runs} broadcasts`);
     t.ok(missed <= runs * 0.03, `at most 3% of broadcasts miss a node at ${loss * 100}% loss (${missed}/${runs})`);
+  }
+});
+
+t.test('eager relay: every hop a network delay instead of a gossip tick, for no more packets', async (t) => {
+  const seed = testSeed(t, 305);
+  for (const loss of [0, 0.1]) {
+    const eager = spread(1000, loss, seed, 'full', true);
+    const classic = spread(1000, loss, seed, 'full', false);
+    t.comment(
+      `N=1000 loss=${loss}: 100% after ${(eager.rounds(1) * 200).toFixed(0)} ms eager vs ${(classic.rounds(1) * 200).toFixed(0)} ms classic; ` +
+        `packets ${eager.packets} vs ${classic.packets}`,
+    );
+    t.equal(eager.delivered.size, 999, 'all 999 others');
+    t.equal(eager.duplicates, 0, 'once each');
+    t.ok(eager.rounds(1) * 2 <= classic.rounds(1), 'at least twice as fast to 100%');
+    t.ok(eager.packets <= classic.packets * 1.1, 'within 10% of the packets');
   }
 });
