@@ -36,6 +36,12 @@ import { Watcher } from './watcher.ts';
 export const STATE_FILE = 'node.state';
 export const LOG_FILE = 'node.log';
 const PROFILES: readonly ProfileName[] = ['lan', 'wan', 'local'];
+/**
+ * V8 flags of the background node: a 1 MiB young generation (instead of 16) keeps a node with a
+ * 10,000-entry log tens of MB smaller, which matters on routers; a long-running node allocates
+ * little, so the extra scavenges cost nothing measurable. Not added when the user sets them.
+ */
+export const DAEMON_V8_FLAGS = ['--max-semi-space-size=1'];
 /** How long the first process waits for its background node to answer. */
 const READY_TIMEOUT_MS = 60_000;
 
@@ -239,7 +245,9 @@ export abstract class NodeHostCommand extends BasefsCommand {
     const offset = existsSync(logPath) ? statSync(logPath).size : 0;
     const fd = openSync(logPath, 'a', 0o600);
     const main = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './main.ts' : './main.js', import.meta.url));
-    const child = spawn(process.execPath, [...process.execArgv, main, ...this.#foregroundArgs()], {
+    const given = [...process.execArgv, ...(this.env['NODE_OPTIONS'] ?? '').split(/\s+/)];
+    const v8Flags = DAEMON_V8_FLAGS.filter((f) => !given.some((g) => g.startsWith(f.split('=')[0] as string)));
+    const child = spawn(process.execPath, [...process.execArgv, ...v8Flags, main, ...this.#foregroundArgs()], {
       detached: true,
       stdio: ['ignore', fd, fd],
       // The working directory is kept: the runtime's own flags (a loader) may name relative paths.
