@@ -88,10 +88,18 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Run a program (never through this process's event loop); resolves with its exit status. */
+/**
+ * Run a program; resolves with its exit status. A cwd is entered by the child's shell, never by
+ * spawn: libuv's spawn blocks this event loop until the child has changed directory, and a cwd on
+ * a mount this process serves would then wait for itself.
+ */
 export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+  if (opts.cwd !== undefined) {
+    const { cwd, ...rest } = opts;
+    return run('sh', ['-c', 'cd "$0" && exec "$@"', cwd, cmd, ...args], rest);
+  }
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, maxBuffer: 64 * 1024 * 1024 }, (e, stdout, stderr) => {
+    const child = execFile(cmd, args, { env: opts.env ?? process.env, maxBuffer: 64 * 1024 * 1024 }, (e, stdout, stderr) => {
       const code = e === null ? 0 : typeof (e as { code?: unknown }).code === 'number' ? ((e as { code: number }).code) : 1;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
