@@ -1,0 +1,128 @@
+/**
+ * Authority and read-only mounts, and changes from elsewhere: entries made by another replica and
+ * ingested into the mounted one show in the mount without remounting, and a file whose new blocks
+ * have not arrived keeps showing its previous complete version.
+ */
+import t from 'tap';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { Log } from '../../src/core/log.ts';
+import { View } from '../../src/core/view.ts';
+import { Writer } from '../../src/core/writer.ts';
+import { key, MemoryBlocks } from '../helpers/fs.ts';
+import { fuseUnavailable, mountFresh, testBootstrap } from '../helpers/mount.ts';
+
+const why = await fuseUnavailable();
+if (why !== null) t.plan(0, `FUSE unavailable: ${why}`);
+
+const code = async (p: Promise<unknown>) => {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code;
+  }
+};
+
+/** Another replica of the test filesystem, in memory, writing as `k` (default the root key). */
+function otherReplica(k = key(1)) {
+  const log = new Log(null);
+  for (const b of testBootstrap()) log.ingest(b);
+  const blocks = new MemoryBlocks();
+  const view = new View(log, blocks);
+  let clock = 1_700_000_000_000;
+  return { log, blocks, view, writer: new Writer({ log, view, key: k, blocks, now: () => ++clock }) };
+}
+
+t.test('a key without authority gets EACCES and nothing is written', async (t) => {
+  const other = otherReplica();
+  other.writer.mkdir('/home');
+  other.writer.mkdir('/etc');
+  other.writer.writeFile('/etc/root.conf', new TextEncoder().encode('root'));
+  other.writer.grant('/home', key(2).publicKey, 'alice');
+  const entries = [...other.log.entriesInOrder()].map((e) => e.bytes);
+  const { mnt, replica } = await mountFresh(t, { writerKey: key(2), entries });
+  const p = (s: string) => join(mnt, s);
+
+  await fsp.writeFile(p('home/mine'), 'ok');
+  t.equal(await fsp.readFile(p('home/mine'), 'utf8'), 'ok', 'allowed below its grant');
+  const size = replica.log.size;
+  t.equal(await code(fsp.writeFile(p('etc/new'), 'x')), 'EACCES', 'create outside the grant');
+  t.equal(await code(fsp.writeFile(p('etc/root.conf'), 'x')), 'EACCES', 'overwrite outside the grant');
+  t.equal(await code(fsp.appendFile(p('etc/root.conf'), 'x')), 'EACCES');
+  t.equal(await code(fsp.mkdir(p('etc/d'))), 'EACCES');
+  t.equal(await code(fsp.unlink(p('etc/root.conf'))), 'EACCES');
+  t.equal(await code(fsp.chmod(p('etc/root.conf'), 0o600)), 'EACCES');
+  t.equal(await code(fsp.rename(p('home/mine'), p('etc/mine'))), 'EACCES', 'rename out of the grant');
+  t.equal(await code(fsp.rename(p('etc/root.conf'), p('home/stolen'))), 'EACCES', 'rename into the grant');
+  t.equal(await code(fsp.symlink('x', p('etc/l'))), 'EACCES');
+  t.equal(await code(fsp.rmdir(p('home'))), 'EACCES', 'a key granted at /home cannot delete /home');
+  t.equal(await code(fsp.access(p('etc/root.conf'), 2)), 'EACCES', 'access(W_OK) says so up front');
+  await fsp.access(p('home/mine'), 2);
+  t.equal(replica.log.size, size, 'nothing was written');
+  t.equal(await fsp.readFile(p('etc/root.conf'), 'utf8'), 'root', 'and everything stays readable');
+});
+
+t.test('a mount without a key is read-only (EROFS)', async (t) => {
+  const { mnt, replica } = await mountFresh(t, { writerKey: null });
+  const size = replica.log.size;
+  t.equal(await fsp.readFile(join(mnt, '.cluster'), 'utf8'), '127.0.0.51:7946\n');
+  t.equal(await code(fsp.writeFile(join(mnt, 'x'), 'x')), 'EROFS');
+  t.equal(await code(fsp.writeFile(join(mnt, '.cluster'), 'x')), 'EROFS');
+  t.equal(await code(fsp.mkdir(join(mnt, 'd'))), 'EROFS');
+  t.equal(await code(fsp.unlink(join(mnt, '.cluster'))), 'EROFS');
+  t.equal(await code(fsp.access(join(mnt, '.cluster'), 2)), 'EROFS');
+  t.equal(replica.log.size, size);
+});
+
+t.test('entries from another replica appear without remounting; missing blocks keep the old version', async (t) => {
+  const { mnt, replica } = await mountFresh(t);
+  const other = otherReplica();
+  const sent = new Set<string>();
+  /** Hand the mounted replica every entry it lacks (what the node's sync does), blocks optional. */
+  const deliver = (withBlocks: boolean) => {
+    for (const e of other.log.entriesInOrder()) {
+      const h = Buffer.from(e.hash).toString('hex');
+      if (sent.has(h)) continue;
+      sent.add(h);
+      replica.log.ingest(e.bytes);
+    }
+    if (withBlocks) for (const b of other.blocks.map.values()) replica.blocks.put(b);
+  };
+  const read = (s: string) => fsp.readFile(join(mnt, s), 'utf8').catch((e: NodeJS.ErrnoException) => e.code ?? 'error');
+
+  // Make the mount read and cache these paths first, so a stale cache would show.
+  t.equal(await read('etc/app.conf'), 'ENOENT');
+  other.writer.mkdir('/etc');
+  other.writer.writeFile('/etc/app.conf', new TextEncoder().encode('v1'));
+  deliver(true);
+  t.equal(await read('etc/app.conf'), 'v1', 'a new file from elsewhere');
+
+  const big1 = Buffer.alloc(200_000, 1);
+  other.writer.writeFile('/etc/big', big1);
+  deliver(true);
+  t.equal((await fsp.stat(join(mnt, 'etc/big'))).size, 200_000);
+  const big2 = Buffer.alloc(300_000, 2);
+  other.writer.writeFile('/etc/big', big2);
+  deliver(false);
+  const shown = await fsp.readFile(join(mnt, 'etc/big'));
+  t.ok(shown.equals(big1), 'blocks of the new version missing: the previous complete version is shown');
+  t.equal((await fsp.stat(join(mnt, 'etc/big'))).size, 200_000);
+  deliver(true);
+  t.ok((await fsp.readFile(join(mnt, 'etc/big'))).equals(big2), 'once the blocks are in, the new version');
+  t.equal((await fsp.stat(join(mnt, 'etc/big'))).size, 300_000);
+
+  other.writer.rename('/etc/app.conf', '/etc/app.conf.old');
+  other.writer.chmod('/etc/app.conf.old', 0o600);
+  other.writer.symlink('/etc/current', 'app.conf.old');
+  deliver(true);
+  t.same((await fsp.readdir(join(mnt, 'etc'))).sort(), ['app.conf.old', 'big', 'current']);
+  t.equal((await fsp.stat(join(mnt, 'etc/app.conf.old'))).mode & 0o777, 0o600);
+  t.equal(await fsp.readlink(join(mnt, 'etc/current')), 'app.conf.old');
+  const revert = other.view.revisions('/etc/big')[0];
+  if (revert) other.writer.revert('/etc/big', Buffer.from(revert.hash).toString('hex'));
+  other.writer.delete('/etc/current');
+  deliver(true);
+  t.ok((await fsp.readFile(join(mnt, 'etc/big'))).equals(big1), 'a revert from elsewhere shows');
+  t.equal(await read('etc/current'), 'ENOENT', 'a delete from elsewhere shows');
+});
