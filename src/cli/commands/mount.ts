@@ -1,16 +1,114 @@
 /**
- * `basefs mount` and `basefs unmount` (the mount issue replaces these placeholders).
+ * `basefs mount NAME MOUNTPOINT` runs a node (the same options as `run`, from NodeHostCommand) and
+ * mounts its replica over FUSE; SIGINT/SIGTERM unmount, leave the group and exit, and an unmount
+ * done from outside (`basefs unmount`, fusermount -u) stops the node too. While mounted, the
+ * mountpoint is recorded in $BASEFS_HOME/fs/NAME/mountpoint, which is how `basefs unmount NAME`
+ * finds it.
  */
-import { ComingCommand, MOUNT_RELEASE, usage } from './coming.ts';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'clipanion';
+import { err } from '../../core/errors.ts';
+import { checkFsName, fsDir } from '../../core/home.ts';
+import { mountReplica } from '../../fuse/mount.ts';
+import { checkDevice, checkMountpoint, isMounted } from '../../fuse/preflight.ts';
+import { BasefsCommand } from '../base.ts';
+import { NodeHostCommand } from '../node-host.ts';
 
-export class MountCommand extends ComingCommand {
+const MOUNTPOINT_FILE = 'mountpoint';
+
+export class MountCommand extends NodeHostCommand {
   static override paths = [['mount']];
-  static override release = MOUNT_RELEASE;
-  static override usage = usage('Mount (coming)', 'run a node and mount the filesystem over FUSE', 'mount myfs ~/myfs', MOUNT_RELEASE);
+  static override usage = Command.Usage({
+    category: 'Node',
+    description: 'run a node and mount the filesystem over FUSE',
+    details: `Runs a node of filesystem NAME, as \`basefs run\` does (same options; in the background unless -f), and mounts the filesystem on MOUNTPOINT, an existing empty directory. Files read there come from the log and the block store; a file written there becomes one signed entry when it is closed (or fsynced), checked against the key's authority first: no authority is EACCES, no key at all makes the mount read-only (EROFS). Changes from other nodes show at once, without remounting.
+
+SIGINT or SIGTERM unmounts, leaves the group and exits; \`basefs unmount NAME\` (or fusermount -u MOUNTPOINT) unmounts, and the node then stops too. Needs Linux with /dev/fuse, libfuse2 and fusermount (apt-get install libfuse2 fuse).`,
+    examples: [
+      ['Mount on ~/myfs, joining a peer', '$0 mount myfs ~/myfs -b 127.0.0.2 -j 127.0.0.1'],
+      ['In the foreground', '$0 mount myfs /mnt/myfs -f'],
+    ],
+  });
+
+  mountpoint = Option.String({ name: 'MOUNTPOINT' });
+  allowOther = Option.Boolean('--allow-other', false, { description: 'let other users use the mount (needs user_allow_other in /etc/fuse.conf unless root)' });
+
+  protected override extraPositionals(): string[] {
+    return [resolve(this.mountpoint)];
+  }
+
+  protected override preflight(): void {
+    checkDevice();
+    checkMountpoint(this.mountpoint);
+  }
+
+  async run(): Promise<number> {
+    const mnt = resolve(this.mountpoint);
+    const record = join(this.fsDirOf(this.name), MOUNTPOINT_FILE);
+    return this.hostNode(async ({ replica, log }) => {
+      const mounted = await mountReplica(replica, mnt, {
+        allowOther: this.allowOther,
+        onError: (op, e) => log('fuse-error', { op, error: String((e as Error)?.message ?? e) }),
+      });
+      writeFileSync(record, mnt + '\n');
+      log('mounted', { mountpoint: mnt });
+      const forget = () => rmSync(record, { force: true });
+      void mounted.ended.then(forget);
+      return {
+        close: async () => {
+          await mounted.unmount();
+          forget();
+          log('unmounted', { mountpoint: mnt });
+        },
+        ended: mounted.ended,
+      };
+    });
+  }
 }
 
-export class UnmountCommand extends ComingCommand {
+export class UnmountCommand extends BasefsCommand {
   static override paths = [['unmount']];
-  static override release = MOUNT_RELEASE;
-  static override usage = usage('Mount (coming)', 'unmount a mounted filesystem', 'unmount myfs', MOUNT_RELEASE);
+  static override usage = Command.Usage({
+    category: 'Node',
+    description: 'unmount a mounted filesystem (its node then stops)',
+    details: `Unmounts the filesystem NAME mounted by \`basefs mount\` (its mountpoint is recorded while mounted), or whatever BaseFS mount is on MOUNTPOINT, with fusermount -u. The node that served it notices, leaves the group and exits.`,
+    examples: [
+      ['By name', '$0 unmount myfs'],
+      ['By mountpoint', '$0 unmount ~/myfs'],
+    ],
+  });
+
+  what = Option.String({ name: 'NAME|MOUNTPOINT' });
+
+  async run(): Promise<number> {
+    const mnt = this.#mountpoint();
+    if (!isMounted(mnt)) throw err('NOT_FOUND', `nothing is mounted on ${mnt}`);
+    await new Promise<void>((done, fail) =>
+      execFile('fusermount', ['-u', mnt], (e, _out, stderr) =>
+        e ? fail(err('IO', `fusermount -u ${mnt} failed: ${String(stderr).trim() || e.message} (files still open there? try fusermount -uz ${mnt})`)) : done(),
+      ),
+    );
+    this.out(`unmounted ${mnt}`);
+    return 0;
+  }
+
+  #mountpoint(): string {
+    if (isFsName(this.what)) {
+      const record = join(fsDir(this.home, this.what), MOUNTPOINT_FILE);
+      if (existsSync(record)) return readFileSync(record, 'utf8').trim();
+      if (!existsSync(this.what)) throw err('NOT_FOUND', `filesystem '${this.what}' is not mounted (no mountpoint recorded)`);
+    }
+    return resolve(this.what);
+  }
+}
+
+function isFsName(text: string): boolean {
+  try {
+    checkFsName(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
