@@ -23,7 +23,13 @@
  * Parsing is strict: anything else throws BasefsError MALFORMED (wrong shape or encoding) or
  * BAD_KEY (well-formed text whose public key is not a valid point, see verify.ts).
  */
-import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  randomBytes as cryptoRandomBytes,
+  sign as cryptoSign,
+  type KeyObject,
+} from 'node:crypto';
 import {
   closeSync,
   fstatSync,
@@ -32,11 +38,9 @@ import {
   readSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToNumberLE, numberToBytesLE } from '@noble/curves/utils.js';
-import { sha512 } from '@noble/hashes/sha2.js';
 import { err } from './errors.ts';
-import { bytesEqual, taggedHash, toHex } from './hash.ts';
+import { bytesEqual, fromHex, taggedHash, toHex } from './hash.ts';
+import { ED25519_L, noble } from './noble.ts';
 import { checkPublicKey, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './verify.ts';
 import { errnoCode as errnoOf, ioError, writeFileAtomic } from './durable-fs.ts';
 
@@ -52,36 +56,102 @@ export interface KeyPair {
 // ---------------------------------------------------------------------------------------------
 // Key pairs and signing
 
-const Point = ed25519.Point;
-const L = Point.CURVE().n;
-
-/** What RFC 8032 derives from a seed: the clamped scalar a, the nonce prefix, and A = [a]B. */
-interface ExpandedKey {
-  readonly scalar: bigint;
-  readonly prefix: Uint8Array;
+/**
+ * A seed ready to sign with. Two backends make byte-identical signatures (Ed25519 is deterministic,
+ * and keys.test.ts checks both against noble's ed25519.sign): node:crypto (OpenSSL), which is
+ * faster and lets a node run without loading noble at all (noble.ts), and noble's point arithmetic
+ * where node:crypto has no Ed25519.
+ */
+interface SigningKey {
   readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
 }
 
 /**
- * noble's sign() re-derives A = [a]B on every call (one of its two base-point multiplications).
- * A node signs with one or two keys, so the expansion is cached, which halves the cost of a signature.
+ * Expanding a seed (an OpenSSL key object, or noble's A = [a]B) costs about as much as a signature.
+ * A node signs with one or two keys, so the expansion is cached.
  * Small bound: it only has to hold the keys of this process.
  */
 const EXPANDED_CACHE_LIMIT = 16;
-const expandedCache = new Map<string, ExpandedKey>();
+const expandedCache = new Map<string, SigningKey>();
 
 function assertSeed(seed: Uint8Array): void {
   if (!(seed instanceof Uint8Array) || seed.length !== SEED_BYTES)
     throw err('USAGE', `an Ed25519 seed is ${SEED_BYTES} bytes`);
 }
 
-function expand(seed: Uint8Array): ExpandedKey {
+/** PKCS#8 DER of an Ed25519 private key (RFC 8410): this prefix followed by the 32-byte seed. */
+const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
+/** SubjectPublicKeyInfo DER of an Ed25519 public key: 12 bytes of prefix, then the key. */
+const SPKI_PREFIX_BYTES = 12;
+
+function nodeSigningKey(seed: Uint8Array): SigningKey {
+  const privateKey: KeyObject = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  return {
+    publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX_BYTES)),
+    sign: (message) => new Uint8Array(cryptoSign(null, message, privateKey)),
+  };
+}
+
+function sha512ModL(...parts: Uint8Array[]): bigint {
+  const { sha512, bytesToNumberLE } = noble();
+  const h = sha512.create();
+  for (const p of parts) h.update(p);
+  return bytesToNumberLE(h.digest()) % ED25519_L;
+}
+
+/**
+ * RFC 8032 §5.1.6 in noble's arithmetic with the expansion done once (noble's own sign() re-derives
+ * A = [a]B on every call, one of its two base-point multiplications).
+ */
+function nobleSigningKey(seed: Uint8Array): SigningKey {
+  const { ed25519, numberToBytesLE } = noble();
+  const { scalar, prefix, pointBytes } = ed25519.utils.getExtendedPublicKey(seed);
+  return {
+    publicKey: pointBytes,
+    sign(message) {
+      const r = sha512ModL(prefix, message);
+      // Constant-time multiply: r is secret. multiply() refuses r = 0, probability 2^-252.
+      const R = ed25519.Point.BASE.multiply(r).toBytes();
+      const k = sha512ModL(R, pointBytes, message);
+      const s = (r + k * scalar) % ED25519_L;
+      const sig = new Uint8Array(SIGNATURE_BYTES);
+      sig.set(R, 0);
+      sig.set(numberToBytesLE(s, 32), 32);
+      return sig;
+    },
+  };
+}
+
+/**
+ * Load-time self-test of the node:crypto backend: RFC 8032 TEST 2 must give its public key and
+ * signature byte for byte. Else (old OpenSSL, FIPS builds) noble signs.
+ */
+function nodeSigningWorks(): boolean {
+  try {
+    const key = nodeSigningKey(fromHex('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb'));
+    const sig =
+      '92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da' +
+      '085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00';
+    return (
+      toHex(key.publicKey) === '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c' &&
+      toHex(key.sign(fromHex('72'))) === sig
+    );
+  } catch {
+    return false;
+  }
+}
+
+export type SignBackendName = 'node' | 'noble';
+export const signBackendName: SignBackendName = nodeSigningWorks() ? 'node' : 'noble';
+
+function expand(seed: Uint8Array, backend: SignBackendName = signBackendName): SigningKey {
   assertSeed(seed);
-  const id = Buffer.from(seed.buffer, seed.byteOffset, seed.byteLength).toString('latin1');
+  const id = backend + Buffer.from(seed.buffer, seed.byteOffset, seed.byteLength).toString('latin1');
   let key = expandedCache.get(id);
   if (key === undefined) {
-    const { scalar, prefix, pointBytes } = ed25519.utils.getExtendedPublicKey(seed);
-    key = { scalar, prefix, publicKey: pointBytes };
+    key = backend === 'node' ? nodeSigningKey(seed) : nobleSigningKey(seed);
     if (expandedCache.size >= EXPANDED_CACHE_LIMIT) expandedCache.clear();
     expandedCache.set(id, key);
   }
@@ -102,28 +172,13 @@ export function generateKeyPair(
   return keyPairFromSeed(seed);
 }
 
-function sha512ModL(...parts: Uint8Array[]): bigint {
-  const h = sha512.create();
-  for (const p of parts) h.update(p);
-  return bytesToNumberLE(h.digest()) % L;
-}
-
 /**
  * RFC 8032 §5.1.6 Ed25519 signature (64 bytes, deterministic), byte-identical to noble's
- * ed25519.sign (the tests check this) but using the cached expansion of the seed.
+ * ed25519.sign (the tests check this) on either backend. `backend` is for tests and benchmarks.
  */
-export function sign(seed: Uint8Array, message: Uint8Array): Uint8Array {
+export function sign(seed: Uint8Array, message: Uint8Array, backend?: SignBackendName): Uint8Array {
   if (!(message instanceof Uint8Array)) throw err('USAGE', 'message must be a Uint8Array');
-  const key = expand(seed);
-  const r = sha512ModL(key.prefix, message);
-  // Constant-time multiply: r is secret. multiply() refuses r = 0, probability 2^-252.
-  const R = Point.BASE.multiply(r).toBytes();
-  const k = sha512ModL(R, key.publicKey, message);
-  const s = (r + k * key.scalar) % L;
-  const sig = new Uint8Array(SIGNATURE_BYTES);
-  sig.set(R, 0);
-  sig.set(numberToBytesLE(s, 32), 32);
-  return sig;
+  return expand(seed, backend).sign(message);
 }
 
 // ---------------------------------------------------------------------------------------------

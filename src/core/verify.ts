@@ -28,19 +28,14 @@
  * Every verify* function is total on byte inputs: any invalid key, signature or length gives false.
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
 import type { EdwardsPoint } from '@noble/curves/abstract/edwards.js';
-import { bytesToNumberLE } from '@noble/curves/utils.js';
-import { sha512 } from '@noble/hashes/sha2.js';
 import { err } from './errors.ts';
 import { bytesEqual, fromHex } from './hash.ts';
+import { ED25519_L as L, noble } from './noble.ts';
 
 export const PUBLIC_KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
 
-const Point = ed25519.Point;
-/** Order of the prime subgroup, L = 2^252 + 27742317777372353535851937790883648493. */
-const L = Point.CURVE().n;
 /** L little-endian, for the byte-level S < L check. */
 const L_BYTES = fromHex('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010');
 
@@ -101,7 +96,7 @@ function checkUncached(pub: Uint8Array): KeyCheck {
   if (!isCanonicalPointEncoding(pub)) return { invalid: 'public key is not a canonical point encoding' };
   let point: EdwardsPoint;
   try {
-    point = Point.fromBytes(pub, false); // false: strict RFC 8032 decoding, not ZIP-215
+    point = noble().ed25519.Point.fromBytes(pub, false); // false: strict RFC 8032 decoding, not ZIP-215
   } catch {
     return { invalid: 'public key is not a point on Ed25519' };
   }
@@ -190,6 +185,7 @@ function pointForNoble(key: ValidKey): EdwardsPoint {
 export function verifyNoble(pub: Uint8Array, message: Uint8Array, sig: Uint8Array): boolean {
   const key = precheck(pub, message, sig);
   if (key === undefined) return false;
+  const { ed25519, sha512, bytesToNumberLE } = noble();
   const r = sig.subarray(0, 32);
   const s = bytesToNumberLE(sig.subarray(32, 64)); // < L, checked above
   const h = sha512.create();
@@ -197,7 +193,7 @@ export function verifyNoble(pub: Uint8Array, message: Uint8Array, sig: Uint8Arra
   h.update(pub);
   h.update(message);
   const k = bytesToNumberLE(h.digest()) % L;
-  const check = Point.BASE.multiplyUnsafe(s).subtract(pointForNoble(key).multiplyUnsafe(k));
+  const check = ed25519.Point.BASE.multiplyUnsafe(s).subtract(pointForNoble(key).multiplyUnsafe(k));
   return bytesEqual(check.toBytes(), r);
 }
 

@@ -13,6 +13,7 @@ import {
   parsePublicKey,
   readKeyFile,
   sign,
+  signBackendName,
   writeKeyFile,
 } from '../../src/core/keys.ts';
 import { verify } from '../../src/core/verify.ts';
@@ -63,6 +64,17 @@ t.test('sign: deterministic RFC 8032, identical to noble, verifies', async (t) =
   t.equal(toHex(sign(seed, new Uint8Array(0))), toHex(ed25519.sign(new Uint8Array(0), seed)));
   t.not(toHex(sign(seed, new Uint8Array(0))), toHex(before));
   t.throws(() => sign(new Uint8Array(16), new Uint8Array(0)), { code: 'USAGE' });
+});
+
+t.test('sign: both backends give the same signatures (node:crypto and the noble fallback)', async (t) => {
+  t.equal(signBackendName, 'node', 'node:crypto signs here (its self-test passed)');
+  for (let i = 0; i < 20; i++) {
+    const seed = seedOf(`backends ${i}`);
+    const msg = taggedHash('test/msg', new Uint8Array([i, 1])).subarray(0, (i * 5) % 33);
+    const expected = toHex(ed25519.sign(msg, seed));
+    t.equal(toHex(sign(seed, msg, 'node')), expected, `node signature ${i} equals noble's`);
+    t.equal(toHex(sign(seed, msg, 'noble')), expected, `noble-backend signature ${i} equals noble's`);
+  }
 });
 
 t.test('fingerprint', async (t) => {
