@@ -17,6 +17,7 @@
  */
 import { taggedHash, type Hash } from './hash.ts';
 import { splitPath } from './paths.ts';
+import { appendTight } from './tree.ts';
 
 export interface MerkleNode {
   readonly name: string;
@@ -24,7 +25,8 @@ export interface MerkleNode {
   readonly nameBytes: Buffer;
   readonly path: string;
   readonly parent: MerkleNode | null;
-  readonly entries: Hash[];
+  /** Replaced, not mutated, while short (appendTight). */
+  entries: Hash[];
   readonly children: Map<string, MerkleNode>;
   hash: Hash | null; // null = dirty
 }
@@ -53,7 +55,7 @@ export class MerkleTree {
 
   /** Add to a node found earlier with nodeFor (callers cache it per chain: no path walk per entry). */
   addAt(node: MerkleNode, entryHash: Hash): void {
-    node.entries.push(entryHash);
+    node.entries = appendTight(node.entries, entryHash);
     // Invariant: a dirty node's ancestors are dirty, so the walk may stop at the first dirty one.
     for (let n: MerkleNode | null = node; n !== null && n.hash !== null; n = n.parent) n.hash = null;
   }

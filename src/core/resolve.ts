@@ -88,7 +88,9 @@ export class Resolver {
     const cached = this.keyCache.get(dir);
     if (cached !== undefined && cached.pv === this.permVersion) return cached;
     const inherited = dir.chain.dir === null ? this.rootKeys() : this.keysBelow(dir.chain.dir);
-    const state = { ...this.walkPermissions(dir, inherited), pv: this.permVersion };
+    const walked = this.walkPermissions(dir, inherited);
+    // Not a spread with an extra field: that gives every object its own hidden class (see fold).
+    const state = { keys: walked.keys, granted: walked.granted, live: walked.live, head: walked.head, pv: this.permVersion };
     this.keyCache.set(dir, state);
     return state;
   }
@@ -175,7 +177,9 @@ export class Resolver {
       candidates = n.children;
     }
     if (lastValid < 0) return null;
-    return fold(branch, lastValid);
+    // The state keeps the branch: a copy at its exact size (pushing reserved 17 slots, 150 bytes
+    // for the one or two nodes most branches have, on each of a log's thousands of paths).
+    return fold(branch.slice(), lastValid);
   }
 }
 
@@ -254,7 +258,7 @@ function fold(branch: Node[], last: number): PathState {
           kind: 'file',
           incarnation: null,
           content: n,
-          versions: s.kind === 'file' ? [...s.versions, n] : [n],
+          versions: s.kind === 'file' ? s.versions.concat([n]) : [n], // concat: exact size, kept in the state
           mode: s.kind === 'file' ? s.mode : DEFAULT_MODE.file,
           mtime: e.timestamp,
         };
@@ -281,5 +285,18 @@ function fold(branch: Node[], last: number): PathState {
     }
     snapshots.set(n, s);
   }
-  return { ...s, head: branch[last] as Node, ctime, branch };
+  // Every field spelled out: a spread followed by more fields gives each result its own hidden
+  // class (measured: 6,645 states of a 10,000-entry log held 6,645 maps and descriptor arrays,
+  // about 3 MB), where a plain literal shares one.
+  return {
+    kind: s.kind,
+    head: branch[last] as Node,
+    incarnation: s.incarnation,
+    content: s.content,
+    versions: s.versions,
+    mode: s.mode,
+    mtime: s.mtime,
+    ctime,
+    branch,
+  };
 }

@@ -23,6 +23,22 @@ import { baseName, checkName, joinPath } from './paths.ts';
 /** What a path is after an entry: what may follow it is decided by this. */
 export type NodeKind = 'dir' | 'file' | 'gone' | 'perm';
 
+/** Shared by every node without successors (most nodes); frozen, so a stray push throws. */
+const NO_NODES: readonly Node[] = Object.freeze([]);
+
+/**
+ * `list` with `item` appended. Most lists here hold one or two items for good, and V8 gives an
+ * array 17 slots on its first push (152 bytes for one pointer): short lists are copied at their
+ * exact size instead, longer ones grow in place as usual.
+ */
+export function appendTight<T>(list: readonly T[], item: T): T[] {
+  // concat allocates the exact size; a spread or a push would reserve 17 slots again.
+  if (list.length < 4) return list.concat([item]);
+  const grown = list as T[];
+  grown.push(item);
+  return grown;
+}
+
 /**
  * One stored entry in the tree. A class with every field set in the constructor, so that the
  * 100,000 of them a large log holds share one compact object shape.
@@ -37,7 +53,8 @@ export class Node {
   readonly kind: NodeKind;
   readonly chain: Chain;
   readonly parent: Node | null; // null for the first entries of a chain
-  readonly children: Node[] = []; // successors in the same chain
+  /** Successors in the same chain. Replaced, not mutated, while short (appendTight). */
+  children: readonly Node[] = NO_NODES;
   /** For MKDIR nodes: the chains of the children of this incarnation, and its permission chain. */
   readonly dirChildren: Map<string, Chain> | undefined;
   permChain: Chain | undefined = undefined;
@@ -59,7 +76,8 @@ export class Node {
 }
 
 export class Chain {
-  readonly roots: Node[] = [];
+  /** Competing first entries. Replaced, not mutated, while short (appendTight). */
+  roots: readonly Node[] = NO_NODES;
   size = 0;
   /** Bumped on every insert; resolve.ts caches on it. */
   version = 0;
@@ -109,8 +127,8 @@ export class Tree {
     if (author === undefined) this.authors.set(hex, (author = hex));
     const node = new Node(entry, key, author, this.nodes.size, placed);
     const chain = placed.chain;
-    if (placed.parent) placed.parent.children.push(node);
-    else chain.roots.push(node);
+    if (placed.parent) placed.parent.children = appendTight(placed.parent.children, node);
+    else chain.roots = appendTight(chain.roots, node);
     // Register a chain the first time an entry lands in it (place() only proposed it).
     if (chain.size === 0 && chain.dir !== null) {
       if (chain.kind === 'perm') chain.dir.permChain = chain;
