@@ -1,151 +1,206 @@
 /**
- * `npm run demo`: the offline commands working on a real log, until the network exists.
+ * `npm run demo`: a three-node BaseFS group on this machine, run with the real `basefs` executable.
  *
- * In a temporary BASEFS_HOME it runs the real CLI (`node dist/src/cli/main.js ...`, exactly what a
- * user runs) through a whole story: two keys, a filesystem, a delegated directory, a change, a
- * revert, a revocation that keeps the revoked key's work, and the listings. File writes use the
- * library (the FUSE mount provides them in a later release). Every step checks its outcome, so
- * the demo fails loudly (exit 1) if anything is off; it always removes its temporary directory.
+ * Three throwaway BASEFS_HOMEs stand for three machines; the nodes bind 127.0.0.11..13. Node 1
+ * bootstraps the filesystem and mounts it; nodes 2 and 3 fetch it (`get`, verified) and mount it
+ * too. A file written into node 1's mount appears in the others' mounts, a bigger one follows, a
+ * node without a key cannot write, and every node ends with the same root hash. Where FUSE is not
+ * available (no /dev/fuse, libfuse2 or fusermount), the nodes run without a mount (`basefs run`),
+ * the demo says why, writes through node 1's control socket instead, and reads with `basefs show`.
+ * Every step checks its outcome (exit 1 otherwise); the nodes are stopped and the temporary
+ * directories removed in every case.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { isBasefsError } from '../core/errors.ts';
 import { fsDir } from '../core/home.ts';
 import { readKeyFile } from '../core/keys.ts';
-import { Replica } from '../core/replica.ts';
+import { checkDevice, loadFuse } from '../fuse/preflight.ts';
+import { askNode, socketPath } from './control.ts';
+import { writeViaNode } from './node-write.ts';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
-const home = mkdtempSync(join(tmpdir(), 'basefs-demo-'));
-const env = { ...process.env, BASEFS_HOME: home, NO_COLOR: '1' };
-const adminKey = join(home, 'admin.key');
-const opsKey = join(home, 'ops.key');
-const text = (s: string) => new TextEncoder().encode(s);
-const str = (b: Uint8Array) => new TextDecoder().decode(b);
+const PORT = 17011;
+const IPS = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
+const top = mkdtempSync(join(tmpdir(), 'basefs-demo-'));
+const homes = IPS.map((_, i) => join(top, `node${i + 1}`));
+const mounts = IPS.map((_, i) => join(top, `mnt${i + 1}`));
+let mounted = false;
 let step = 0;
 
-/** Paths in what we print are shown relative to $BASEFS_HOME, so the output reads the same everywhere. */
-const shown = (s: string) => s.split(home).join('$BASEFS_HOME');
+const shown = (s: string) => s.split(top).join('$DEMO');
 
-function say(s: string): void {
+function say(s = ''): void {
   process.stdout.write(s + '\n');
 }
 
 function heading(title: string): void {
-  step++;
-  say(`\n== ${step}. ${title}`);
+  say(`\n== ${++step}. ${title}`);
 }
 
 function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`demo check failed: ${what}`);
 }
 
-/** Runs `basefs ...args` as a separate process and prints the command and its output. */
-function basefs(args: string[], expectExit = 0, quiet = false): string {
-  say(`$ basefs ${shown(args.join(' '))}${quiet ? '   (output read by the demo, not shown)' : ''}`);
+/** `basefs ...args` on node `n` (its own BASEFS_HOME), printed with its output. */
+function basefs(n: number, args: string[], expectExit = 0, quiet = false): string {
+  say(`node${n + 1}$ basefs ${shown(args.join(' '))}`);
+  const env = { ...process.env, BASEFS_HOME: homes[n], HOME: homes[n], NO_COLOR: '1' };
   const r = spawnSync(process.execPath, [MAIN, ...args], { env, encoding: 'utf8' });
   const out = (r.stdout ?? '') + (r.stderr ?? '');
-  if (!quiet) {
-    for (const line of out.replace(/\n$/, '').split('\n')) if (line !== '') say('    ' + shown(line));
-  } else if (r.stderr) {
-    say('    ' + shown(r.stderr.trim()));
-  }
-  if (r.status !== expectExit) throw new Error(`'basefs ${args.join(' ')}' exited with ${r.status}, expected ${expectExit}`);
-  if (expectExit !== 0) say(`    (exit status ${r.status}, as expected)`);
+  if (!quiet) for (const line of out.replace(/\n$/, '').split('\n')) if (line !== '') say('    ' + shown(line));
+  if (r.status !== expectExit) throw new Error(`'basefs ${args.join(' ')}' on node${n + 1} exited with ${r.status}, expected ${expectExit}: ${out.trim()}`);
   return r.stdout ?? '';
 }
 
-/** A library step: open the replica writable with `keyFile`, run `fn` with its writer. */
-function library(keyFile: string, description: string, fn: (r: Replica) => void): void {
-  say(`[library, signed with ${shown(keyFile)}] ${description}`);
-  const r = Replica.open(fsDir(home, 'demo'), { writable: true, key: readKeyFile(keyFile) });
-  try {
-    fn(r);
-  } finally {
-    r.close();
+async function waitFor<T>(what: string, f: () => T | undefined, ms = 30_000): Promise<T> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-function read(path: string): string {
-  const r = Replica.open(fsDir(home, 'demo'), { writable: false });
+async function status(n: number): Promise<{ root: string; alive: number }> {
+  return (await askNode(socketPath(fsDir(homes[n] as string, 'demo')), { cmd: 'status' })) as unknown as { root: string; alive: number };
+}
+
+/** Why a mount is impossible here, or null when it can be tried. */
+async function fuseProblem(): Promise<string | null> {
   try {
-    return str(r.view.readFile(path));
-  } finally {
-    r.close();
+    checkDevice();
+    await loadFuse();
+    return null;
+  } catch (e) {
+    return isBasefsError(e) ? e.message : String(e);
   }
 }
 
-function main(): void {
-  say('BaseFS demo: the offline commands on a real signed log.');
-  say(`A throwaway BASEFS_HOME is used: ${home}`);
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
 
-  heading('Keys: the root of trust, an administrator, and one more key for later');
-  basefs(['genkey']);
-  basefs(['genkey', adminKey]);
-  const ops = JSON.parse(basefs(['genkey', opsKey, '--json'])) as { publicKey: string };
+async function main(): Promise<void> {
+  say('BaseFS demo: three nodes on 127.0.0.11..13, each with its own BASEFS_HOME under $DEMO.');
+  for (const d of [...homes, ...mounts]) mkdirSync(d, { recursive: true });
+  // BASEFS_DEMO_NO_MOUNT=1 shows the fallback on a machine that could mount.
+  const problem = process.env['BASEFS_DEMO_NO_MOUNT'] === '1' ? 'BASEFS_DEMO_NO_MOUNT=1' : await fuseProblem();
+  mounted = problem === null;
+  if (!mounted) say(`FUSE is not available here (${problem}); the nodes run without a mount.`);
 
-  heading('Create the filesystem "demo" with three seed nodes');
-  basefs(['bootstrap', 'demo', '-i', '127.0.0.1,127.0.0.2,127.0.0.3']);
-  basefs(['show', 'demo']);
+  heading('Node 1 makes a key and bootstraps the filesystem "demo" with the three seeds');
+  basefs(0, ['genkey']);
+  basefs(0, ['bootstrap', 'demo', '-i', IPS.map((ip) => `${ip}:${PORT}`).join(','), '-p', String(PORT)]);
 
-  heading('Make /etc and delegate it to the administrator');
-  say('Files and directories are written through the FUSE mount in a later release (issue 6);');
-  say('until then this demo makes them with the library Writer, which signs entries the same way.');
-  library(join(home, 'id_ed25519'), 'mkdir /etc', (r) => r.writer?.mkdir('/etc'));
-  basefs(['grant', 'demo:/etc', adminKey, '-n', 'admin']);
-  basefs(['keys', 'demo']);
+  const start = (n: number) =>
+    mounted
+      ? basefs(n, ['mount', 'demo', mounts[n] as string, '-b', `${IPS[n]}:${PORT}`, '-H', `node${n + 1}`, '--profile', 'local'])
+      : basefs(n, ['run', 'demo', '-b', `${IPS[n]}:${PORT}`, '-H', `node${n + 1}`, '--profile', 'local']);
+  heading(mounted ? 'Node 1 mounts it (the node goes to the background once mounted)' : 'Node 1 runs its node');
+  start(0);
 
-  heading('The administrator writes a configuration file, twice');
-  library(adminKey, 'write /etc/app.conf = "listen 80"', (r) => r.writer?.writeFile('/etc/app.conf', text('listen 80\n')));
-  library(adminKey, 'write /etc/app.conf = "listen 8080"', (r) => r.writer?.writeFile('/etc/app.conf', text('listen 8080\n')));
-  check(read('/etc/app.conf') === 'listen 8080\n', 'the second write is current');
-  basefs(['show', 'demo:/etc']);
+  heading('Nodes 2 and 3 fetch the filesystem from node 1, verifying every entry, and start too');
+  for (const n of [1, 2]) {
+    basefs(n, ['get', 'demo', `${IPS[0]}:${PORT}`]);
+    start(n);
+  }
+  for (let i = 0; i < 300; i++) {
+    const all = await Promise.all([0, 1, 2].map(status));
+    if (all.every((s) => s.alive === 3)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  basefs(0, ['members', 'demo']);
 
-  heading('Authority is checked: the administrator cannot grant outside /etc');
-  basefs(['grant', 'demo:/', ops.publicKey, '-n', 'ops', '-k', adminKey], 1);
-
-  heading('Revert the file to its first version');
-  const history = JSON.parse(basefs(['show', 'demo:/etc/app.conf', '--json'], 0, true)) as {
-    paths: Array<{ entries: Array<{ hash: string; action: string }> }>;
-  };
-  const first = history.paths[0]?.entries.find((e) => e.action === 'WRITE');
-  check(first !== undefined, 'the file has a first WRITE');
-  say(`    the first WRITE of /etc/app.conf is ${first?.hash.slice(0, 12)}`);
-  basefs(['revert', 'demo:/etc/app.conf', (first as { hash: string }).hash.slice(0, 10), '-k', adminKey]);
-  check(read('/etc/app.conf') === 'listen 80\n', 'revert restored the first version');
-  say(`/etc/app.conf now reads: ${JSON.stringify(read('/etc/app.conf'))}`);
-
-  heading('Revoke the administrator: its earlier work stays, its future work is refused');
-  basefs(['revoke', 'demo:/etc', 'admin']);
-  basefs(['keys', 'demo']);
-  basefs(['show', 'demo:/etc']);
-  check(read('/etc/app.conf') === 'listen 80\n', 'the revoked key\'s acknowledged work is kept');
-  let refused = false;
-  library(adminKey, 'try to write /etc/app.conf again', (r) => {
-    try {
-      r.writer?.writeFile('/etc/app.conf', text('listen 9999\n'));
-    } catch (e) {
-      refused = isBasefsError(e, 'NOT_AUTHORIZED');
+  heading('Node 1 writes a configuration file; it arrives on nodes 2 and 3');
+  const conf = 'listen 8080\nworkers 4\n';
+  const t0 = performance.now();
+  if (mounted) {
+    say(`node1$ mkdir $DEMO/mnt1/etc && echo ... > $DEMO/mnt1/etc/app.conf`);
+    mkdirSync(join(mounts[0] as string, 'etc'));
+    writeFileSync(join(mounts[0] as string, 'etc', 'app.conf'), conf);
+    for (const n of [1, 2]) {
+      await waitFor(`app.conf on node${n + 1}`, () => (readOr(join(mounts[n] as string, 'etc', 'app.conf')) === conf ? true : undefined));
+      say(`    node${n + 1} reads $DEMO/mnt${n + 1}/etc/app.conf after ${Math.round(performance.now() - t0)} ms: ${JSON.stringify(readOr(join(mounts[n] as string, 'etc', 'app.conf')))}`);
     }
-  });
-  check(refused, 'a revoked key cannot write');
-  say('    refused: NOT_AUTHORIZED (every node would ignore such an entry too)');
+  } else {
+    say('[node 1, through its control socket] mkdir /etc; write /etc/app.conf');
+    const key = readKeyFile(join(homes[0] as string, 'id_ed25519'));
+    await writeViaNode(homes[0] as string, 'demo', key, (w) => {
+      w.mkdir('/etc');
+      w.writeFile('/etc/app.conf', new TextEncoder().encode(conf));
+    });
+    const root1 = (await status(0)).root;
+    for (const n of [1, 2]) {
+      const deadline = performance.now() + 30_000;
+      while ((await status(n)).root !== root1) {
+        if (performance.now() > deadline) throw new Error(`node${n + 1} did not receive the write`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      say(`    node${n + 1} has it after ${Math.round(performance.now() - t0)} ms`);
+    }
+    basefs(2, ['show', 'demo:/etc']);
+  }
 
-  heading('The filesystems in this BASEFS_HOME, for scripts');
-  basefs(['list', '--json']);
+  if (mounted) {
+    heading('A bigger file (its blocks are fetched by hash and verified) and a node without a key');
+    const big = Buffer.alloc(300_000, 'basefs ');
+    writeFileSync(join(mounts[0] as string, 'etc', 'big.bin'), big);
+    await waitFor('big.bin on node3', () => {
+      try {
+        return readFileSync(join(mounts[2] as string, 'etc', 'big.bin')).equals(big) ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    say(`    node3 reads the same ${big.length} bytes after ${Math.round(performance.now() - t0)} ms`);
+    basefs(2, ['blocks', 'demo']);
+    say(`node3$ echo x > $DEMO/mnt3/etc/app.conf     (node 3 has no key)`);
+    let refused = '';
+    try {
+      writeFileSync(join(mounts[2] as string, 'etc', 'app.conf'), 'x\n');
+    } catch (e) {
+      refused = (e as NodeJS.ErrnoException).code ?? String(e);
+    }
+    check(refused === 'EROFS', `a node without a key cannot write (got ${refused || 'success'})`);
+    say(`    refused: ${refused} (read-only: this node has no key)`);
+  }
 
+  heading('Every node ends with the same log root hash');
+  const roots = await Promise.all([0, 1, 2].map(async (n) => (await status(n)).root));
+  for (const [n, r] of roots.entries()) say(`    node${n + 1}: ${r.slice(0, 16)}`);
+  check(roots.every((r) => r === roots[0]), 'identical roots');
+
+  heading('Stop the nodes (they leave the group; mounts are unmounted)');
+  for (const n of [2, 1, 0]) basefs(n, ['serf', 'demo', 'leave']);
   say('\nDemo finished: every step behaved as expected.');
 }
 
-let status = 0;
+/** Whatever happened: stop nodes still running and unmount, then remove the temporary tree. */
+function cleanup(): void {
+  for (const h of homes) {
+    spawnSync(process.execPath, [MAIN, 'serf', 'demo', 'leave'], { env: { ...process.env, BASEFS_HOME: h, HOME: h }, encoding: 'utf8', timeout: 20_000 });
+  }
+  if (mounted) for (const m of mounts) spawnSync('fusermount', ['-uz', m], { stdio: 'ignore' });
+  rmSync(top, { recursive: true, force: true });
+}
+
+let code = 0;
 try {
-  main();
+  await main();
 } catch (e) {
   process.stderr.write(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
-  status = 1;
+  code = 1;
 } finally {
-  rmSync(home, { recursive: true, force: true });
+  cleanup();
 }
-process.exitCode = status;
+process.exitCode = code;
