@@ -15,7 +15,7 @@
  * an insert marks the path and its ancestors dirty, and `rootHash()` rehashes only dirty nodes, so a
  * bulk load of a whole log hashes each node once.
  */
-import { taggedHash, type Hash } from './hash.ts';
+import { HASH_BYTES, taggedHash, type Hash } from './hash.ts';
 import { splitPath } from './paths.ts';
 import { appendTight } from './tree.ts';
 
@@ -27,9 +27,20 @@ export interface MerkleNode {
   readonly parent: MerkleNode | null;
   /** Replaced, not mutated, while short (appendTight). */
   entries: Hash[];
-  readonly children: Map<string, MerkleNode>;
+  /** NO_CHILDREN until the first child (most nodes are files: an empty Map costs ~220 bytes). */
+  children: ReadonlyMap<string, MerkleNode>;
   hash: Hash | null; // null = dirty
 }
+
+const NO_CHILDREN: ReadonlyMap<string, MerkleNode> = new Map();
+
+/**
+ * Node hashes are copied into shared slabs: a digest of its own costs an ArrayBuffer and a native
+ * backing store (~450 bytes measured) besides its 32 bytes, on each of thousands of nodes. A slab
+ * is freed once none of its hashes is current; it is small so that a few current hashes written
+ * long ago cannot keep much memory alive.
+ */
+const SLAB_BYTES = 64 * HASH_BYTES;
 
 export interface MerkleSummary {
   path: string;
@@ -45,9 +56,11 @@ export class MerkleTree {
     path: '/',
     parent: null,
     entries: [],
-    children: new Map(),
+    children: NO_CHILDREN,
     hash: null,
   };
+  private slab = new Uint8Array(0);
+  private slabUsed = 0;
 
   add(path: string, entryHash: Hash): void {
     this.addAt(this.nodeFor(path), entryHash);
@@ -74,10 +87,11 @@ export class MerkleTree {
           path: node.path === '/' ? '/' + part : node.path + '/' + part,
           parent: node,
           entries: [],
-          children: new Map(),
+          children: NO_CHILDREN,
           hash: null,
         };
-        node.children.set(part, child);
+        if (node.children === NO_CHILDREN) node.children = new Map();
+        (node.children as Map<string, MerkleNode>).set(part, child);
       }
       node = child;
     }
@@ -107,8 +121,20 @@ export class MerkleTree {
     new DataView(count.buffer).setUint32(0, entries.length);
     parts.push(count, ...entries);
     for (const c of children) parts.push(Uint8Array.of(c.nameBytes.length), c.nameBytes, this.hashOf(c));
-    node.hash = taggedHash('basefs/merkle/v1', ...parts);
+    node.hash = this.keep(taggedHash('basefs/merkle/v1', ...parts));
     return node.hash;
+  }
+
+  /** A copy of `hash` in the current slab (see SLAB_BYTES). */
+  private keep(hash: Hash): Hash {
+    if (this.slabUsed + HASH_BYTES > this.slab.length) {
+      this.slab = new Uint8Array(SLAB_BYTES);
+      this.slabUsed = 0;
+    }
+    const kept = this.slab.subarray(this.slabUsed, this.slabUsed + HASH_BYTES);
+    kept.set(hash);
+    this.slabUsed += HASH_BYTES;
+    return kept;
   }
 
   /** What a sync peer needs to compare one directory level. */
