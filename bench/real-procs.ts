@@ -26,14 +26,21 @@ export interface MultiProcResult {
 /** A forked benchmark child answering one IPC request at a time, in order (also bench/sync-group.ts). */
 export class ProcWorker<Req, Reply> {
   readonly child: ChildProcess;
-  #waiting: Array<(r: Reply) => void> = [];
+  #waiting: Array<{ resolve: (r: Reply) => void; reject: (e: Error) => void }> = [];
+  #exited: Error | null = null;
   constructor(script: string, execArgv: string[] = []) {
     this.child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
-    this.child.on('message', (m: Reply) => this.#waiting.shift()?.(m));
+    this.child.on('message', (m: Reply) => this.#waiting.shift()?.resolve(m));
+    // A child that dies (a crash, a failed import) fails its pending questions instead of hanging the bench.
+    this.child.on('exit', (code, signal) => {
+      this.#exited = new Error(`${script} exited (${signal ?? code})`);
+      for (const w of this.#waiting.splice(0)) w.reject(this.#exited);
+    });
   }
   ask(req: Req): Promise<Reply> {
-    return new Promise((resolve) => {
-      this.#waiting.push(resolve);
+    return new Promise((resolve, reject) => {
+      if (this.#exited !== null) return reject(this.#exited);
+      this.#waiting.push({ resolve, reject });
       this.child.send(req as object);
     });
   }
@@ -42,9 +49,11 @@ export class ProcWorker<Req, Reply> {
 /**
  * The child's side of a ProcWorker: answers each request in arrival order (one at a time, so the
  * replies keep the order the parent waits in); after the reply to `stop` it lets go of the parent;
- * a failure ends the process.
+ * a failure, or losing the parent, ends the process.
  */
 export function answerParent<Req, Reply extends { cmd: string }>(who: string, handle: (req: Req) => Promise<Reply>): void {
+  // Without its parent (it stopped us, or died) nothing is left to do; sockets would keep us alive.
+  process.on('disconnect', () => setTimeout(() => process.exit(0), 1000).unref());
   let queue: Promise<void> = Promise.resolve();
   process.on('message', (req: Req) => {
     queue = queue.then(() =>

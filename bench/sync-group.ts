@@ -5,14 +5,16 @@
  *     clock at which its log accepted the entry (log.onAccept). Latency = the last other node's
  *     time minus the time just before the write call (so it includes the writer's signature and
  *     fsync and the receivers' verification and fsync: a verified, durable entry, not a bare event);
- *   - idle bytes/s per node over quiet windows before and after the writes: SWIM datagrams + SWIM
- *     TCP streams + sync sessions (both roles), as counted by each node's own transport and sessions;
+ *   - idle bytes/s per node over quiet windows (before the writes with --full, and after them):
+ *     SWIM datagrams + SWIM TCP streams + sync sessions (both roles), as counted by each node's own
+ *     transport and sessions;
  *   - RSS of every node process at the end.
  * `scenario` is the part shared with the Serf run (bench/sync-serf.ts).
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DAEMON_V8_FLAGS } from '../src/cli/node-host.ts';
 import type { ProfileName } from '../src/swim/udp.ts';
 import { ProcWorker } from './real-procs.ts';
 import type { NodeReply, NodeRequest } from './sync-node.ts';
@@ -29,8 +31,9 @@ export const epochNow = (): number => performance.timeOrigin + performance.now()
 /** Latency figures for one group, shared with the Serf run (bench/sync-serf.ts). */
 export interface LatencyFigures {
   n: number;
-  /** Wall ms to start every member (staggered), then until every member saw all N alive. */
+  /** Wall ms to start every member (staggered, one at a time). */
   startMs: number;
+  /** Then, from the last start, until every member saw all N alive. */
   convergeMs: number;
   writes: number;
   /** Per write: ms until the last other member had it; Infinity when one never did within the budget. */
@@ -134,7 +137,7 @@ export async function scenario(m: Members, startMs: number, opts: ScenarioOption
     const at = await m.send(origin, tag);
     // The times are stamped where the write arrives, so how often we ask changes nothing but the
     // load: asking N node processes over IPC while the write spreads would take CPU from the very
-    // nodes being timed, so the first look is after FIRST_LOOK_MS (longer than any delivery seen).
+    // nodes being timed, so the first look is after FIRST_LOOK_MS (longer than most deliveries take).
     await sleep(FIRST_LOOK_MS);
     let times: number[] = [];
     await pollUntil(
@@ -211,7 +214,9 @@ export async function runGroup(opts: GroupOptions): Promise<GroupResult> {
       const dir = join(opts.work, `n${n}-${i}`);
       mkdirSync(dir, { recursive: true });
       copyFileSync(join(opts.template, 'log'), join(dir, 'log'));
-      const p: NodeProc = new ProcWorker(script);
+      // The V8 flags `basefs run` gives its background node (a 1 MiB young generation): the RSS
+      // measured is the daemon's, not that of a default Node.js process.
+      const p: NodeProc = new ProcWorker(script, DAEMON_V8_FLAGS);
       procs.push(p);
       const r = await ask(p, { cmd: 'start', dir, name: `node${i}`, host: groupHost(i), seeds: i === 0 ? [] : [seed], profile: opts.profile });
       if (i === 0) seed = r.address;

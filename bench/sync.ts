@@ -23,6 +23,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRecord, Log } from '../src/core/log.ts';
+import { DAEMON_V8_FLAGS } from '../src/cli/node-host.ts';
 import { makeConfig } from '../src/swim/config.ts';
 import { antiEntropyCost, type CostPoint } from './sync-cost.ts';
 import { runGroup, type GroupResult } from './sync-group.ts';
@@ -133,7 +134,7 @@ async function main(): Promise<void> {
     }
     const windows = [
       ['before', 'idle, before any write (membership only)'],
-      ['after', 'idle, after the writes (recent entries/events still carried by push-pull)'],
+      ['after', 'idle, after the writes (Serf keeps its recent events in every push-pull)'],
     ] as const;
     const idleOf = (r: GroupResult | SerfResult | undefined, w: 'before' | 'after') => (w === 'before' ? r?.idleBefore : r?.idleAfter) ?? null;
     for (const [w] of windows) {
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
     // ---- human output -------------------------------------------------------------------------
     const out: string[] = [];
     out.push(`BaseFS sync benchmark (${p.mode} mode; LAN profile: gossip ${lan.gossipIntervalMs} ms to ${lan.gossipNodes}, probe ${lan.probeIntervalMs} ms, push-pull ${lan.pushPullIntervalMs / 1000} s)`);
-    out.push(`BaseFS: one process per node, a ${p.nodeEntries}-entry log each, fsync per append`);
+    out.push(`BaseFS: one process per node (V8 flags of \`basefs run\`'s background node: ${DAEMON_V8_FLAGS.join(' ')}), a ${p.nodeEntries}-entry log each, fsync per append`);
     out.push(`Serf: ${serf === null ? 'not installed' : `${serf} (\`serf version\`: ${theirs[0]?.version ?? '?'}), one agent per process, -profile=lan, user events with Coalesce=false`}`);
     out.push('');
     out.push('Entry latency: write on one node until the last other node accepted it (verified, durable); Serf: user event until the last other agent streamed it');
