@@ -10,7 +10,6 @@
 import { Cli, type BaseContext } from 'clipanion';
 import { reportError, type ErrorObserver } from './base.ts';
 import { BootstrapCommand } from './commands/bootstrap.ts';
-import { COMING_COMMANDS } from './commands/coming.ts';
 import { InstallserfCommand } from './commands/installserf.ts';
 import { GenkeyCommand } from './commands/genkey.ts';
 import { HelpCommand, VersionCommand } from './commands/help.ts';
@@ -45,7 +44,6 @@ export const COMMANDS = [
   UnmountCommand,
   SerfCommand,
   ResourcesCommand,
-  ...COMING_COMMANDS,
 ];
 
 export function buildCli(options: { colors?: boolean } = {}): Cli {

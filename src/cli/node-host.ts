@@ -88,6 +88,11 @@ export abstract class NodeHostCommand extends BasefsCommand {
     return [];
   }
 
+  /** The subclass's own options, as command-line words, to re-run the command in the background. */
+  protected extraOptions(): string[] {
+    return [];
+  }
+
   /** Checks made before starting (and before going to the background), e.g. the mountpoint. */
   protected preflight(): void {}
 
@@ -237,6 +242,7 @@ export abstract class NodeHostCommand extends BasefsCommand {
     args.push(...opt('--key', this.key === undefined ? undefined : this.keyPath(this.key)), '--profile', this.profile);
     args.push(...opt('--watcher', this.watcher));
     if (this.jsonLog) args.push('--json-log');
+    args.push(...this.extraOptions());
     return args;
   }
 

@@ -430,8 +430,7 @@ t.test('write commands take the lock; read commands do not', async (t) => {
   t.equal((await run(['list'], env)).code, 0);
 });
 
-const ALL = ['genkey', 'keys', 'bootstrap', 'list', 'show', 'grant', 'revoke', 'revert', 'installserf', 'help', 'run', 'get', 'members', 'blocks', 'serf', 'resources'];
-const COMING = ['mount', 'unmount'];
+const ALL = ['genkey', 'keys', 'bootstrap', 'list', 'show', 'grant', 'revoke', 'revert', 'installserf', 'help', 'run', 'get', 'members', 'blocks', 'serf', 'resources', 'mount', 'unmount'];
 
 t.test('installserf explains that gossip is built in and succeeds', async (t) => {
   for (const argv of [['installserf'], ['installserf', '/usr/local/bin/']]) {
@@ -447,9 +446,9 @@ t.test('help lists every command; every command has --help with examples', async
   for (const argv of [[], ['help'], ['--help'], ['-h']]) {
     const r = await run(argv, env);
     t.equal(r.code, 0, argv.join(' '));
-    for (const c of [...ALL, ...COMING]) t.match(r.stdout, new RegExp(`^  ${c}\\s`, 'm'), `${c} in help`);
+    for (const c of ALL) t.match(r.stdout, new RegExp(`^  ${c}\\s`, 'm'), `${c} in help`);
   }
-  for (const c of [...ALL, ...COMING]) {
+  for (const c of ALL) {
     const r = await run([c, '--help'], env);
     t.equal(r.code, 0, `${c} --help`);
     t.match(r.stdout, /Examples/, `${c} has examples`);
@@ -469,17 +468,6 @@ t.test('--version prints the package version', async (t) => {
     const r = await run([flag], envFor(t.testdir()));
     t.equal(r.code, 0);
     t.equal(r.stdout, pkg.version + '\n');
-  }
-});
-
-t.test('coming commands say so in one line and fail', async (t) => {
-  const env = envFor(t.testdir());
-  for (const c of COMING) {
-    const r = await run([c, 'demo', '/mnt', '-f'], env);
-    t.equal(r.code, 1, c);
-    t.equal(r.stdout, '');
-    t.ok(isOneLineError(r.stderr), r.stderr);
-    t.equal(r.error, 'NOT_SUPPORTED');
   }
 });
 

@@ -4,6 +4,7 @@
  * tested without a build. The built dist/ is exercised by `npm run demo`.
  */
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 
@@ -39,9 +40,9 @@ t.test('basefs as a process', { skip: loader.length === 0 ? 'not run under tap (
   const usage = basefs(['bootstrap', 'x'], home);
   t.equal(usage.code, 2);
   t.match(usage.stderr, /^basefs: [^\n]+\n$/);
-  const coming = basefs(['mount', 'demo', '/mnt'], home);
-  t.equal(coming.code, 1);
-  t.match(coming.stderr, /^basefs: [^\n]+\n$/);
+  const noMountpoint = basefs(['mount', 'demo', join(home, 'no-such-dir')], home);
+  t.equal(noMountpoint.code, 1);
+  t.match(noMountpoint.stderr, /^basefs: [^\n]+ does not exist: create it \(mkdir -p [^\n]+\)\n$/);
   const help = basefs([], home);
   t.equal(help.code, 0);
   t.match(help.stdout, /installserf/);

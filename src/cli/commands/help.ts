@@ -3,7 +3,7 @@ import { err } from '../../core/errors.ts';
 import { BasefsCommand } from '../base.ts';
 import { packageVersion } from '../version.ts';
 
-const CATEGORY_ORDER = ['Keys', 'Filesystems', 'Permissions', 'History', 'Node', 'Node (coming)', 'Mount (coming)', 'General'];
+const CATEGORY_ORDER = ['Keys', 'Filesystems', 'Permissions', 'History', 'Node', 'Mount', 'General'];
 
 export class HelpCommand extends BasefsCommand {
   static override paths = [['help'], ['-h'], ['--help'], Command.Default];
