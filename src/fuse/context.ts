@@ -61,6 +61,7 @@ export class MountContext {
     w.writeFile(file.path, file.bytes(), file.mtime === null ? {} : { mtime: file.mtime });
     if (file.created && file.mode !== DEFAULT_FILE_MODE) w.chmod(file.path, file.mode);
     file.dirty = false;
+    file.wrote = false;
     file.created = false;
     file.mtime = null;
   }

@@ -85,7 +85,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     truncate: (path: string, size: number, cb: Callback) => call('truncate', cb, () => files.truncate(ctx, p(path), size)),
     ftruncate: (_path: string, fd: number, size: number, cb: Callback) => call('ftruncate', cb, () => files.ftruncate(ctx, fd, size)),
     flush: (_path: string, fd: number, cb: Callback) => call('flush', cb, () => files.flush(ctx, fd)),
-    fsync: (_path: string, _datasync: number, fd: number, cb: Callback) => call('fsync', cb, () => files.flush(ctx, fd)),
+    fsync: (_path: string, _datasync: number, fd: number, cb: Callback) => call('fsync', cb, () => files.fsync(ctx, fd)),
     release: (_path: string, fd: number, cb: Callback) => call('release', cb, () => files.release(ctx, fd)),
     mkdir: (path: string, mode: number, cb: Callback) => call('mkdir', cb, () => tree.mkdir(ctx, p(path), mode)),
     rmdir: (path: string, cb: Callback) => call('rmdir', cb, () => tree.rmdir(ctx, p(path))),

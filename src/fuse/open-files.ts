@@ -19,6 +19,8 @@ export class OpenFile {
   data: Buffer | null = null;
   size: number;
   dirty: boolean;
+  /** write() was called since the last commit (a flush saves only then, see ops/files.ts). */
+  wrote = false;
   /** Made by create() and not yet in the log. */
   created: boolean;
   mode: number;
@@ -57,6 +59,7 @@ export class OpenFile {
     (this.data as Buffer).set(src, offset);
     if (end > this.size) this.size = end;
     this.dirty = true;
+    this.wrote = true;
   }
 
   truncate(load: () => Uint8Array, size: number): void {

@@ -7,6 +7,7 @@ import t from 'tap';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { fuseUnavailable, mountFresh, sh } from '../helpers/mount.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const why = await fuseUnavailable();
 if (why !== null) t.plan(0, `FUSE unavailable: ${why}`);
@@ -52,7 +53,14 @@ t.test('files: write, read, overwrite, append, truncate; one entry per close', a
 
   await fsp.writeFile(join(mnt, 'empty'), '');
   t.equal((await fsp.stat(join(mnt, 'empty'))).size, 0);
-  t.ok(replica.view.exists('/empty'), 'an empty new file is saved too');
+  await waitFor(() => replica.view.exists('/empty'), 'the empty file saved at release');
+
+  // A shell's `> file` closes a duplicate descriptor before writing: still one entry, never an
+  // empty intermediate version.
+  await sh(`printf 'one\\n' > ${join(mnt, 'shell')}`);
+  await sh(`printf 'two\\n' > ${join(mnt, 'shell')}`);
+  t.same(replica.view.revisions('/shell').map((r) => r.action), ['WRITE', 'WRITE'], 'one WRITE per redirect');
+  t.equal(Buffer.from(replica.view.readFile('/shell')).toString(), 'two\n');
 });
 
 t.test('directories, rename, symlink, chmod, link, stat and errno values', async (t) => {

@@ -1,7 +1,11 @@
 /**
  * Open files: open, create, write, truncate, and the points where a buffer becomes an entry
- * (flush on every close(2), fsync, release). Committing on flush matters: close() returns only
- * after FLUSH, while RELEASE comes asynchronously, so a closed file is durable once close returns.
+ * (flush on close(2), fsync, release). Committing on flush matters: close() returns only after
+ * FLUSH, while RELEASE comes asynchronously, so a written file is durable once close returns.
+ * But FLUSH comes on every close of a duplicated descriptor too: a shell's `> file` opens
+ * (truncating or creating), dup2s and closes the original before writing. A flush therefore saves
+ * only after write() calls; a file only created or truncated is saved at release or fsync, so no
+ * empty intermediate version ever reaches the log (or the other nodes).
  */
 import type { MountContext } from '../context.ts';
 import { fail } from '../errno.ts';
@@ -53,7 +57,8 @@ export function truncate(ctx: MountContext, path: string, size: number): void {
 }
 
 export function flush(ctx: MountContext, fd: number): void {
-  ctx.commit(ctx.files.handle(fd).file);
+  const file = ctx.files.handle(fd).file;
+  if (file.wrote) ctx.commit(file);
 }
 
 export function release(ctx: MountContext, fd: number): void {
@@ -63,4 +68,8 @@ export function release(ctx: MountContext, fd: number): void {
   } finally {
     ctx.files.close(fd);
   }
+}
+
+export function fsync(ctx: MountContext, fd: number): void {
+  ctx.commit(ctx.files.handle(fd).file);
 }
