@@ -21,8 +21,6 @@ import { appendTight } from './tree.ts';
 
 export interface MerkleNode {
   readonly name: string;
-  /** UTF-8 of `name`, kept so that sorting and hashing never re-encode it. */
-  readonly nameBytes: Buffer;
   readonly path: string;
   readonly parent: MerkleNode | null;
   /** Replaced, not mutated, while short (appendTight). */
@@ -52,7 +50,6 @@ export interface MerkleSummary {
 export class MerkleTree {
   readonly root: MerkleNode = {
     name: '',
-    nameBytes: Buffer.alloc(0),
     path: '/',
     parent: null,
     entries: [],
@@ -83,7 +80,6 @@ export class MerkleTree {
         for (let n: MerkleNode | null = node; n !== null && n.hash !== null; n = n.parent) n.hash = null;
         child = {
           name: part,
-          nameBytes: Buffer.from(part),
           path: node.path === '/' ? '/' + part : node.path + '/' + part,
           parent: node,
           entries: [],
@@ -120,7 +116,11 @@ export class MerkleTree {
     const count = new Uint8Array(4);
     new DataView(count.buffer).setUint32(0, entries.length);
     parts.push(count, ...entries);
-    for (const c of children) parts.push(Uint8Array.of(c.nameBytes.length), c.nameBytes, this.hashOf(c));
+    for (const c of children) {
+      // Encoded here rather than kept per node (a Buffer per path cost ~100 bytes on thousands).
+      const nameBytes = Buffer.from(c.name);
+      parts.push(Uint8Array.of(nameBytes.length), nameBytes, this.hashOf(c));
+    }
     node.hash = this.keep(taggedHash('basefs/merkle/v1', ...parts));
     return node.hash;
   }
@@ -152,6 +152,25 @@ export class MerkleTree {
 
 /** Children in byte order of their UTF-8 names, identical on every platform and locale. */
 function sortedChildren(node: MerkleNode): MerkleNode[] {
-  return [...node.children.values()].sort((a, b) => Buffer.compare(a.nameBytes, b.nameBytes));
+  return [...node.children.values()].sort((a, b) => compareUtf8(a.name, b.name));
+}
+
+/**
+ * The byte order of two strings' UTF-8 encodings, without encoding them. UTF-16 code unit order
+ * agrees with it except between surrogates (D800-DFFF, code points above FFFF, which are 4 bytes
+ * in UTF-8) and units E000-FFFF: moving surrogates above those restores code point order, which
+ * is UTF-8 byte order. A string sorts before any longer string it is a prefix of, in both.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800) x += x < 0xe000 ? 0x2000 : -0x800;
+    if (y >= 0xd800) y += y < 0xe000 ? 0x2000 : -0x800;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 

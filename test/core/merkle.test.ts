@@ -1,6 +1,6 @@
 /** The Merkle tree's cached hashes always equal a from-scratch computation, whatever the order. */
 import t from 'tap';
-import { MerkleTree } from '../../src/core/merkle.ts';
+import { compareUtf8, MerkleTree } from '../../src/core/merkle.ts';
 import { taggedHash, toHex } from '../../src/core/hash.ts';
 import { Rng, seedFrom } from '../helpers/random.ts';
 
@@ -33,4 +33,19 @@ t.test('a new path changes the root hash even when the root was just computed', 
   const before = toHex(m.rootHash());
   m.add('/new/deep/path', taggedHash('x', Uint8Array.of(2)));
   t.not(toHex(m.rootHash()), before);
+});
+
+t.test('compareUtf8 orders names as their UTF-8 bytes', async (t) => {
+  const rng = new Rng(seedFrom('BASEFS_SEED', 11));
+  // ASCII, Latin-1, BMP below the surrogates, above them (E000-FFFF), and outside the BMP.
+  const alphabet = ['a', 'b', 'z', '~', '\u00e9', '\u07ff', '\u0800', '\ud7ff', '\ue000', '\uffee', '\uffff', '\u{10000}', '\u{1f600}', '\u{10ffff}'];
+  const word = () => Array.from({ length: rng.int(4) }, () => alphabet[rng.int(alphabet.length)]).join('');
+  let checked = 0;
+  for (let i = 0; i < 3000; i++) {
+    const a = word();
+    const b = word();
+    t.equal(Math.sign(compareUtf8(a, b)), Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    checked++;
+  }
+  t.equal(checked, 3000);
 });
