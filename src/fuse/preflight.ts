@@ -41,6 +41,9 @@ export async function loadFuse(): Promise<FuseClass> {
 /** An existing, empty directory that nothing is mounted on; returns its absolute path. */
 export function checkMountpoint(path: string): string {
   const mnt = resolve(path);
+  // Asked first, from the mount table: a stat of a mount whose server hangs would hang here too.
+  if (isMounted(mnt))
+    throw err('MOUNTPOINT', `${mnt} is already a mount point: unmount it first (basefs unmount ${mnt}, or fusermount -u ${mnt})`);
   let st;
   try {
     st = statSync(mnt);
@@ -51,7 +54,7 @@ export function checkMountpoint(path: string): string {
     throw err('MOUNTPOINT', `${mnt} does not exist: create it (mkdir -p ${mnt})`);
   }
   if (!st.isDirectory()) throw err('MOUNTPOINT', `${mnt} is not a directory: mount on an empty directory`);
-  if (isMounted(mnt) || statSync(dirname(mnt)).dev !== st.dev)
+  if (statSync(dirname(mnt)).dev !== st.dev)
     throw err('MOUNTPOINT', `${mnt} is already a mount point: unmount it first (basefs unmount ${mnt}, or fusermount -u ${mnt})`);
   if (readdirSync(mnt).length > 0) throw err('MOUNTPOINT', `${mnt} is not empty: mount on an empty directory`);
   return mnt;

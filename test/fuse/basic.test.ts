@@ -6,20 +6,13 @@
 import t from 'tap';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { fuseUnavailable, mountFresh, sh } from '../helpers/mount.ts';
+import { errnoOf, fuseUnavailable, mountFresh, sh } from '../helpers/mount.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { isBasefsError } from '../../src/core/errors.ts';
+import { mountReplica } from '../../src/fuse/mount.ts';
 
 const why = await fuseUnavailable();
 if (why !== null) t.plan(0, `FUSE unavailable: ${why}`);
-
-const code = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code;
-  }
-};
 
 t.test('files: write, read, overwrite, append, truncate; one entry per close', async (t) => {
   const { mnt, replica } = await mountFresh(t);
@@ -70,23 +63,23 @@ t.test('directories, rename, symlink, chmod, link, stat and errno values', async
   await fsp.mkdir(p('etc/app'));
   await fsp.writeFile(p('etc/app/conf'), 'x');
   t.same((await fsp.readdir(p('etc'))).sort(), ['app']);
-  t.equal(await code(fsp.mkdir(p('etc'))), 'EEXIST');
-  t.equal(await code(fsp.rmdir(p('etc'))), 'ENOTEMPTY');
-  t.equal(await code(fsp.unlink(p('nope'))), 'ENOENT');
-  t.equal(await code(fsp.readFile(p('nope'))), 'ENOENT');
-  t.equal(await code(fsp.mkdir(p('nope/x'))), 'ENOENT');
-  t.equal(await code(fsp.writeFile(p('etc/app/conf/x'), 'x')), 'ENOTDIR');
-  t.equal(await code(fsp.rmdir(p('etc/app/conf'))), 'ENOTDIR');
-  t.equal(await code(fsp.unlink(p('etc'))), 'EISDIR');
-  t.equal(await code(fsp.writeFile(p('etc'), 'x')), 'EISDIR');
-  t.equal(await code(fsp.rename(p('etc'), p('etc/app/inside'))), 'EINVAL');
+  t.equal(await errnoOf(fsp.mkdir(p('etc'))), 'EEXIST');
+  t.equal(await errnoOf(fsp.rmdir(p('etc'))), 'ENOTEMPTY');
+  t.equal(await errnoOf(fsp.unlink(p('nope'))), 'ENOENT');
+  t.equal(await errnoOf(fsp.readFile(p('nope'))), 'ENOENT');
+  t.equal(await errnoOf(fsp.mkdir(p('nope/x'))), 'ENOENT');
+  t.equal(await errnoOf(fsp.writeFile(p('etc/app/conf/x'), 'x')), 'ENOTDIR');
+  t.equal(await errnoOf(fsp.rmdir(p('etc/app/conf'))), 'ENOTDIR');
+  t.equal(await errnoOf(fsp.unlink(p('etc'))), 'EISDIR');
+  t.equal(await errnoOf(fsp.writeFile(p('etc'), 'x')), 'EISDIR');
+  t.equal(await errnoOf(fsp.rename(p('etc'), p('etc/app/inside'))), 'EINVAL');
   await fsp.mkdir(p('full'));
   await fsp.writeFile(p('full/f'), 'f');
-  t.equal(await code(fsp.rename(p('etc'), p('full'))), 'ENOTEMPTY');
+  t.equal(await errnoOf(fsp.rename(p('etc'), p('full'))), 'ENOTEMPTY');
 
   await fsp.rename(p('etc/app'), p('etc/app2'));
   t.equal(await fsp.readFile(p('etc/app2/conf'), 'utf8'), 'x');
-  t.equal(await code(fsp.stat(p('etc/app'))), 'ENOENT');
+  t.equal(await errnoOf(fsp.stat(p('etc/app'))), 'ENOENT');
   await fsp.rename(p('etc/app2/conf'), p('moved'));
   t.equal(await fsp.readFile(p('moved'), 'utf8'), 'x');
   await fsp.writeFile(p('other'), 'other');
@@ -97,7 +90,7 @@ t.test('directories, rename, symlink, chmod, link, stat and errno values', async
   t.equal(await fsp.readlink(p('link')), 'moved');
   t.equal(await fsp.readFile(p('link'), 'utf8'), 'other');
   t.ok((await fsp.lstat(p('link'))).isSymbolicLink());
-  t.equal(await code(fsp.readlink(p('moved'))), 'EINVAL');
+  t.equal(await errnoOf(fsp.readlink(p('moved'))), 'EINVAL');
 
   await fsp.chmod(p('moved'), 0o600);
   t.equal((await fsp.stat(p('moved'))).mode & 0o7777, 0o600);
@@ -111,9 +104,9 @@ t.test('directories, rename, symlink, chmod, link, stat and errno values', async
 
   await fsp.link(p('moved'), p('hard'));
   t.equal(await fsp.readFile(p('hard'), 'utf8'), 'other');
-  t.equal(await code(fsp.link(p('etc'), p('dirlink'))), 'EPERM');
+  t.equal(await errnoOf(fsp.link(p('etc'), p('dirlink'))), 'EPERM');
   await fsp.chown(p('moved'), st.uid, st.gid);
-  t.equal(await code(fsp.chown(p('moved'), 12345, 12345)), 'EPERM');
+  t.equal(await errnoOf(fsp.chown(p('moved'), 12345, 12345)), 'EPERM');
 
   await fsp.rmdir(p('private'));
   await fsp.unlink(p('link'));
@@ -144,5 +137,26 @@ t.test('open files: created files show before close; unlink and rename while ope
   await g.write(' still writable');
   await g.close();
   t.notOk(replica.view.exists('/gone'), 'an unlinked open file is not saved');
-  t.equal(await code(fsp.stat(join(mnt, 'gone'))), 'ENOENT');
+  t.equal(await errnoOf(fsp.stat(join(mnt, 'gone'))), 'ENOENT');
+});
+
+t.test('a mount that cannot start says why in one line (MOUNTPOINT)', async (t) => {
+  const { mnt, dir, replica } = await mountFresh(t);
+  const refused = async (path: string, why: RegExp) => {
+    try {
+      await mountReplica(replica, path);
+      t.fail(`mounted on ${path}`);
+    } catch (e) {
+      t.ok(isBasefsError(e, 'MOUNTPOINT'), String(e));
+      t.match((e as Error).message, why);
+      t.notMatch((e as Error).message, /\n/, 'one line');
+    }
+  };
+  await refused(join(dir, 'missing'), /does not exist: create it/);
+  await fsp.writeFile(join(dir, 'file'), 'x');
+  await refused(join(dir, 'file'), /not a directory/);
+  await fsp.mkdir(join(dir, 'full'));
+  await fsp.writeFile(join(dir, 'full', 'x'), 'x');
+  await refused(join(dir, 'full'), /not empty/);
+  await refused(mnt, /already a mount point: unmount it first/);
 });

@@ -10,19 +10,10 @@ import { Log } from '../../src/core/log.ts';
 import { View } from '../../src/core/view.ts';
 import { Writer } from '../../src/core/writer.ts';
 import { key, MemoryBlocks } from '../helpers/fs.ts';
-import { fuseUnavailable, mountFresh, testBootstrap } from '../helpers/mount.ts';
+import { errnoOf, fuseUnavailable, mountFresh, testBootstrap } from '../helpers/mount.ts';
 
 const why = await fuseUnavailable();
 if (why !== null) t.plan(0, `FUSE unavailable: ${why}`);
-
-const code = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code;
-  }
-};
 
 /** Another replica of the test filesystem, in memory, writing as `k` (default the root key). */
 function otherReplica(k = key(1)) {
@@ -47,17 +38,17 @@ t.test('a key without authority gets EACCES and nothing is written', async (t) =
   await fsp.writeFile(p('home/mine'), 'ok');
   t.equal(await fsp.readFile(p('home/mine'), 'utf8'), 'ok', 'allowed below its grant');
   const size = replica.log.size;
-  t.equal(await code(fsp.writeFile(p('etc/new'), 'x')), 'EACCES', 'create outside the grant');
-  t.equal(await code(fsp.writeFile(p('etc/root.conf'), 'x')), 'EACCES', 'overwrite outside the grant');
-  t.equal(await code(fsp.appendFile(p('etc/root.conf'), 'x')), 'EACCES');
-  t.equal(await code(fsp.mkdir(p('etc/d'))), 'EACCES');
-  t.equal(await code(fsp.unlink(p('etc/root.conf'))), 'EACCES');
-  t.equal(await code(fsp.chmod(p('etc/root.conf'), 0o600)), 'EACCES');
-  t.equal(await code(fsp.rename(p('home/mine'), p('etc/mine'))), 'EACCES', 'rename out of the grant');
-  t.equal(await code(fsp.rename(p('etc/root.conf'), p('home/stolen'))), 'EACCES', 'rename into the grant');
-  t.equal(await code(fsp.symlink('x', p('etc/l'))), 'EACCES');
-  t.equal(await code(fsp.rmdir(p('home'))), 'EACCES', 'a key granted at /home cannot delete /home');
-  t.equal(await code(fsp.access(p('etc/root.conf'), 2)), 'EACCES', 'access(W_OK) says so up front');
+  t.equal(await errnoOf(fsp.writeFile(p('etc/new'), 'x')), 'EACCES', 'create outside the grant');
+  t.equal(await errnoOf(fsp.writeFile(p('etc/root.conf'), 'x')), 'EACCES', 'overwrite outside the grant');
+  t.equal(await errnoOf(fsp.appendFile(p('etc/root.conf'), 'x')), 'EACCES');
+  t.equal(await errnoOf(fsp.mkdir(p('etc/d'))), 'EACCES');
+  t.equal(await errnoOf(fsp.unlink(p('etc/root.conf'))), 'EACCES');
+  t.equal(await errnoOf(fsp.chmod(p('etc/root.conf'), 0o600)), 'EACCES');
+  t.equal(await errnoOf(fsp.rename(p('home/mine'), p('etc/mine'))), 'EACCES', 'rename out of the grant');
+  t.equal(await errnoOf(fsp.rename(p('etc/root.conf'), p('home/stolen'))), 'EACCES', 'rename into the grant');
+  t.equal(await errnoOf(fsp.symlink('x', p('etc/l'))), 'EACCES');
+  t.equal(await errnoOf(fsp.rmdir(p('home'))), 'EACCES', 'a key granted at /home cannot delete /home');
+  t.equal(await errnoOf(fsp.access(p('etc/root.conf'), 2)), 'EACCES', 'access(W_OK) says so up front');
   await fsp.access(p('home/mine'), 2);
   t.equal(replica.log.size, size, 'nothing was written');
   t.equal(await fsp.readFile(p('etc/root.conf'), 'utf8'), 'root', 'and everything stays readable');
@@ -67,11 +58,11 @@ t.test('a mount without a key is read-only (EROFS)', async (t) => {
   const { mnt, replica } = await mountFresh(t, { writerKey: null });
   const size = replica.log.size;
   t.equal(await fsp.readFile(join(mnt, '.cluster'), 'utf8'), '127.0.0.51:7946\n');
-  t.equal(await code(fsp.writeFile(join(mnt, 'x'), 'x')), 'EROFS');
-  t.equal(await code(fsp.writeFile(join(mnt, '.cluster'), 'x')), 'EROFS');
-  t.equal(await code(fsp.mkdir(join(mnt, 'd'))), 'EROFS');
-  t.equal(await code(fsp.unlink(join(mnt, '.cluster'))), 'EROFS');
-  t.equal(await code(fsp.access(join(mnt, '.cluster'), 2)), 'EROFS');
+  t.equal(await errnoOf(fsp.writeFile(join(mnt, 'x'), 'x')), 'EROFS');
+  t.equal(await errnoOf(fsp.writeFile(join(mnt, '.cluster'), 'x')), 'EROFS');
+  t.equal(await errnoOf(fsp.mkdir(join(mnt, 'd'))), 'EROFS');
+  t.equal(await errnoOf(fsp.unlink(join(mnt, '.cluster'))), 'EROFS');
+  t.equal(await errnoOf(fsp.access(join(mnt, '.cluster'), 2)), 'EROFS');
   t.equal(replica.log.size, size);
 });
 

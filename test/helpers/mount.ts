@@ -129,3 +129,13 @@ export async function abortMount(mnt: string): Promise<void> {
   }
   await run('fusermount', ['-uz', mnt]);
 }
+
+/** The errno code a promise fails with ('ok' when it succeeds), for errno assertions. */
+export async function errnoOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code;
+  }
+}
