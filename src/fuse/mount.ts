@@ -9,7 +9,7 @@ import type { Replica } from '../core/replica.ts';
 import { normalizePath } from '../core/paths.ts';
 import { MountContext } from './context.ts';
 import { ERRNO, isExpected, toErrno } from './errno.ts';
-import { checkDevice, checkMountpoint, isMounted, loadFuse } from './preflight.ts';
+import { checkDevice, checkMountpoint, isMounted, loadFuse, type FuseClass, type FuseInstance } from './preflight.ts';
 import * as files from './ops/files.ts';
 import * as meta from './ops/meta.ts';
 import * as rd from './ops/read.ts';
@@ -145,10 +145,30 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
         }
       }
       if (isMounted(mnt)) await new Promise<void>((resolve, reject) => fuse.unmount((e) => (e ? reject(e) : resolve())));
+      else await releaseUnmounted(Fuse, fuse);
       stopListening();
       endedResolve('unmounted');
     })();
     return unmounting;
   };
   return { mountpoint: mnt, ended, unmount };
+}
+
+/**
+ * After an unmount from outside, fuse-native still holds the event loop (its thread's async
+ * handle) and would keep the process alive. Its unmount() releases that, but first runs
+ * `fusermount -uz`, which fails on a mount that is gone and skips the release; so that step is
+ * stubbed out for this one call (fuse-native calls it synchronously from unmount()).
+ */
+async function releaseUnmounted(Fuse: FuseClass, fuse: FuseInstance): Promise<void> {
+  const statics = Fuse as unknown as { unmount(mnt: string, cb: (e: Error | null) => void): void };
+  const real = statics.unmount;
+  statics.unmount = (_mnt, cb) => cb(null);
+  let released: Promise<void>;
+  try {
+    released = new Promise<void>((resolve) => fuse.unmount(() => resolve()));
+  } finally {
+    statics.unmount = real;
+  }
+  await released;
 }

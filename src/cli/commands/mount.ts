@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { err } from '../../core/errors.ts';
 import { checkFsName, fsDir } from '../../core/home.ts';
+import { Replica } from '../../core/replica.ts';
 import { mountReplica } from '../../fuse/mount.ts';
 import { checkDevice, checkMountpoint, isMounted } from '../../fuse/preflight.ts';
 import { BasefsCommand } from '../base.ts';
@@ -47,7 +48,7 @@ SIGINT or SIGTERM unmounts, leaves the group and exits; \`basefs unmount NAME\` 
   async run(): Promise<number> {
     const mnt = resolve(this.mountpoint);
     const record = join(this.fsDirOf(this.name), MOUNTPOINT_FILE);
-    return this.hostNode(async ({ replica, log }) => {
+    const code = await this.hostNode(async ({ replica, log }) => {
       const mounted = await mountReplica(replica, mnt, {
         allowOther: this.allowOther,
         onError: (op, e) => log('fuse-error', { op, error: String((e as Error)?.message ?? e) }),
@@ -65,6 +66,18 @@ SIGINT or SIGTERM unmounts, leaves the group and exits; \`basefs unmount NAME\` 
         ended: mounted.ended,
       };
     });
+    // In the background the first process returns once the node answers, which is before the
+    // mount is up: wait for it, so that what the caller does next lands in the mount.
+    if (!this.foreground && code === 0) await waitMounted(mnt, join(this.fsDirOf(this.name), 'node.log'));
+    return code;
+  }
+}
+
+async function waitMounted(mnt: string, logFile: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!isMounted(mnt)) {
+    if (Date.now() > deadline) throw err('MOUNTPOINT', `the node started but ${mnt} was not mounted: see ${logFile}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -95,12 +108,11 @@ export class UnmountCommand extends BasefsCommand {
   }
 
   #mountpoint(): string {
-    if (isFsName(this.what)) {
-      const record = join(fsDir(this.home, this.what), MOUNTPOINT_FILE);
-      if (existsSync(record)) return readFileSync(record, 'utf8').trim();
-      if (!existsSync(this.what)) throw err('NOT_FOUND', `filesystem '${this.what}' is not mounted (no mountpoint recorded)`);
-    }
-    return resolve(this.what);
+    const dir = isFsName(this.what) ? fsDir(this.home, this.what) : null;
+    if (dir === null || !Replica.exists(dir)) return resolve(this.what);
+    const record = join(dir, MOUNTPOINT_FILE);
+    if (!existsSync(record)) throw err('NOT_FOUND', `filesystem '${this.what}' is not mounted (mount it with 'basefs mount ${this.what} MOUNTPOINT')`);
+    return readFileSync(record, 'utf8').trim();
   }
 }
 
