@@ -108,8 +108,10 @@ export function createEntry(fields: EntryFields, publicKey: Uint8Array, seed: Ui
   if (!Number.isSafeInteger(fields.timestamp) || fields.timestamp < 0)
     throw err('USAGE', 'timestamp must be a non-negative integer');
   const unsignedLength = FIXED - SIGNATURE_BYTES + name.length + fields.content.length;
-  const bytes = new Uint8Array(unsignedLength + SIGNATURE_BYTES);
-  const dv = new DataView(bytes.buffer);
+  // Built in place as a record (hash, then bytes): see DecodedEntry.
+  const record = new Uint8Array(HASH_BYTES + unsignedLength + SIGNATURE_BYTES);
+  const bytes = record.subarray(HASH_BYTES);
+  const dv = new DataView(record.buffer, HASH_BYTES);
   bytes[0] = ENTRY_VERSION;
   bytes.set(fields.parent, 1);
   dv.setBigUint64(33, BigInt(fields.timestamp));
@@ -122,7 +124,8 @@ export function createEntry(fields: EntryFields, publicKey: Uint8Array, seed: Ui
   const hash = taggedHash(ENTRY_TAG, bytes.subarray(0, unsignedLength));
   const signature = sign(seed, signatureInput(hash));
   bytes.set(signature, unsignedLength);
-  return decodeFields(bytes, hash);
+  record.set(hash, 0);
+  return decodeFields(bytes, record.subarray(0, HASH_BYTES));
 }
 
 /**
@@ -168,47 +171,74 @@ function decodeFields(bytes: Uint8Array, hash: Hash): Entry {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const timestamp = Number(dv.getBigUint64(33));
   if (!Number.isSafeInteger(timestamp)) throw err('MALFORMED', 'timestamp out of range');
-  return new DecodedEntry(bytes, hash, action, name, timestamp, HEADER + n + 4 + dv.getUint32(HEADER + n));
+  const authorAt = HEADER + n + 4 + dv.getUint32(HEADER + n);
+  return new DecodedEntry(recordHash(bytes, hash), bytes.length, action, name, timestamp, HEADER + n + 4, authorAt);
 }
 
 /**
- * An entry over its encoded bytes. The byte fields are views created on demand rather than stored:
- * a node holds every entry of its log in memory, and six typed-array views per entry cost more
- * than the entry itself.
+ * A view of `hash` with the entry's bytes right after it in the same buffer: already so for a
+ * record read from the log file or built by createEntry, else a copy (which also lets go of the
+ * frame a received entry arrived in).
+ */
+function recordHash(bytes: Uint8Array, hash: Hash): Hash {
+  if (hash.length === HASH_BYTES && hash.buffer === bytes.buffer && hash.byteOffset + HASH_BYTES === bytes.byteOffset)
+    return hash;
+  const record = new Uint8Array(HASH_BYTES + bytes.length);
+  record.set(hash, 0);
+  record.set(bytes, HASH_BYTES);
+  return record.subarray(0, HASH_BYTES);
+}
+
+/**
+ * An entry over its record: the hash, then the encoded bytes, in one buffer. Only the hash is a
+ * stored view; the byte fields, `bytes` included, are views created on demand: a node holds every
+ * entry of its log in memory, and a typed-array view costs about 100 bytes of heap, more than
+ * most entries' own bytes.
  */
 class DecodedEntry implements Entry {
-  readonly bytes: Uint8Array;
   readonly hash: Hash;
   readonly action: Action;
   readonly name: string;
   readonly timestamp: number;
-  /** Offset of the author field (= end of content). */
+  /** Length of the encoded bytes, which follow `hash` in its buffer. */
+  private readonly size: number;
+  /** Offsets of the content and of the author field (= end of content) in the encoded bytes. */
+  private readonly contentAt: number;
   private readonly authorAt: number;
 
-  constructor(bytes: Uint8Array, hash: Hash, action: Action, name: string, timestamp: number, authorAt: number) {
-    this.bytes = bytes;
+  constructor(hash: Hash, size: number, action: Action, name: string, timestamp: number, contentAt: number, authorAt: number) {
     this.hash = hash;
+    this.size = size;
+    this.contentAt = contentAt;
     this.action = action;
     this.name = name;
     this.timestamp = timestamp;
     this.authorAt = authorAt;
   }
 
+  /** `length` bytes at `offset` of the encoded bytes. */
+  private field(offset: number, length: number): Uint8Array {
+    return new Uint8Array(this.hash.buffer, this.hash.byteOffset + HASH_BYTES + offset, length);
+  }
+
+  get bytes(): Uint8Array {
+    return this.field(0, this.size);
+  }
+
   get parent(): Hash {
-    return this.bytes.subarray(1, 33);
+    return this.field(1, HASH_BYTES);
   }
 
   get content(): Uint8Array {
-    const start = HEADER + (this.bytes[42] ?? 0) + 4;
-    return this.bytes.subarray(start, this.authorAt);
+    return this.field(this.contentAt, this.authorAt - this.contentAt);
   }
 
   get author(): Uint8Array {
-    return this.bytes.subarray(this.authorAt, this.authorAt + KEY_BYTES);
+    return this.field(this.authorAt, KEY_BYTES);
   }
 
   get signature(): Uint8Array {
-    return this.bytes.subarray(this.authorAt + KEY_BYTES);
+    return this.field(this.authorAt + KEY_BYTES, this.size - this.authorAt - KEY_BYTES);
   }
 }
 
