@@ -12,16 +12,19 @@
  * and time (`tick`). Sessions themselves are SyncSessions (`session`) the driver runs over a stream.
  *
  * Policy (see node.ts for the overview):
- *   - a received ENTRY is ingested (verified) before SWIM relays it; pending entries, ANNOUNCEs of
- *     entries we lack and files with missing blocks make us pull from the origin soon;
+ *   - a received ENTRY is ingested (verified) before SWIM relays it; pending entries and ANNOUNCEs
+ *     of entries we lack make us pull from the origin soon;
+ *   - files with missing blocks make us pull their blocks soon from a random peer that advertises
+ *     holding every block and our entries, the origin only when none is known (block-pull.ts), one
+ *     block pull at a time, after the entry pulls;
  *   - anti-entropy periodically (jittered) with the best candidate (a differing advertised root
  *     first, then the least recently synced, ties at random), soon after a member advertises a root
  *     different from ours unless it advertises fewer entries (#behind), and again after failures
  *     (a few quick retries in a row);
  *   - at most maxOutbound initiator sessions, never two with one peer; at most maxInbound served;
  *     a peer caught lying in a session we started is not a candidate for misbehaviourBanMs;
- *   - our advertised root (and entry count) follows the log, debounced, and at once after every
- *     session.
+ *   - our advertised root (with the entry count and whether we hold every block) follows the log,
+ *     debounced, and at once after every session.
  * The simulator found the two exceptions above: without them, 1,000 nodes all pushed to every
  * restarted or new node (tens of thousands of refused or empty sessions), and liars drew a share
  * of every periodic round.
@@ -34,6 +37,7 @@ import type { View } from '../core/view.ts';
 import { parseAddress } from '../swim/net-address.ts';
 import type { MemberInfo } from '../swim/types.ts';
 import { type Role, type SessionError, type SyncLimits, SyncSession, type SyncOptions } from './anti-entropy.ts';
+import { BlockPull, holdsOurs } from './block-pull.ts';
 import type { SyncBlocks } from './block-wants.ts';
 import { NodeEvents } from './node-events.ts';
 import { IncompleteFiles } from './node-files.ts';
@@ -44,7 +48,7 @@ import { DEFAULT_TIMING, type Candidate, type NodeAction, type NodePort, type No
 export { DEFAULT_TIMING } from './node-types.ts';
 export type { Candidate, NodeAction, NodePort, NodeStats, NodeTiming } from './node-types.ts';
 
-/** Quick retries after failed initiator sessions, or sessions that left blocks missing, in a row. */
+/** Quick retries after failed initiator sessions in a row (block pulls have their own: block-pull.ts). */
 const MAX_QUICK_RETRIES = 3;
 
 export interface NodeCoreOptions {
@@ -119,6 +123,11 @@ export class NodeCore {
 
   #stopped = false;
   #advertisedRoot: Hash;
+  /** What our advertised metadata says about blocks (the drivers start with hasAllBlocks). */
+  #advertisedComplete: boolean;
+  /** Blocks missing at the last refresh of #files. */
+  #missing = 0;
+  readonly #blockPull: BlockPull;
   readonly #outbound = new Set<string>();
   #inbound = 0;
   readonly #wants = new Map<string, WantReason>();
@@ -129,7 +138,6 @@ export class NodeCore {
   #periodicAt = Infinity;
   #metaAt = Infinity;
   readonly #files: IncompleteFiles;
-  #blockRetries = 0;
   #failures = 0;
   /** Peers that lied to us in a session → until when they are not candidates. */
   readonly #banned = new Map<string, number>();
@@ -155,7 +163,13 @@ export class NodeCore {
     // Files left incomplete by a previous run.
     this.#files = new IncompleteFiles(o.view, o.blocks);
     this.#files.note(o.log.tree.nodes.values());
-    if (this.#files.refresh() > 0) this.#pull(null, o.now);
+    const t = this.timing;
+    this.#blockPull = new BlockPull({
+      random: o.random, has: (h) => o.blocks.has(h),
+      pullDelayMs: t.pullDelayMs, blockRetryMs: t.blockRetryMs, blockBackoffMs: t.blockBackoffMs,
+    });
+    this.#advertisedComplete = this.#refresh() === 0;
+    if (!this.#advertisedComplete) this.#blockPull.need(null, o.now);
     for (const m of o.members()) this.member(m, o.now);
     this.#armPeriodic(o.now);
   }
@@ -168,10 +182,12 @@ export class NodeCore {
   stop(): void {
     this.#stopped = true;
     this.#pumpAt = this.#periodicAt = this.#metaAt = Infinity;
+    this.#blockPull.satisfied();
   }
 
   nextDeadline(): number {
-    return Math.min(this.#pumpAt, this.#periodicAt, this.#metaAt);
+    if (this.#stopped) return Infinity;
+    return Math.min(this.#pumpAt, this.#periodicAt, this.#metaAt, this.#blockPull.deadline);
   }
 
   /** Run whatever is due. */
@@ -186,8 +202,13 @@ export class NodeCore {
     if (this.#periodicAt <= now) {
       this.#periodicAt = Infinity;
       this.#general = true;
+      if (this.#refresh() > 0) this.#blockPull.stillMissing(now, true); // after MAX_ATTEMPTS, once a round
       this.#pump(out);
       this.#armPeriodic(now);
+    }
+    if (this.#blockPull.deadline <= now) {
+      this.#blockPull.fire(now);
+      this.#pump(out);
     }
     if (this.#pumpAt <= now) {
       this.#pumpAt = Infinity;
@@ -205,6 +226,7 @@ export class NodeCore {
         try {
           port.setMeta(a.meta);
           this.#advertisedRoot = a.root;
+          this.#advertisedComplete = a.complete;
           this.stats.metaUpdates++;
         } catch {
           // SWIM closed under us: nothing to advertise to
@@ -268,7 +290,7 @@ export class NodeCore {
     switch (status) {
       case 'accepted':
         this.stats.gossipAccepted++;
-        if (this.#files.refresh() > 0) this.#pull(from, now);
+        if (this.#refresh() > 0) this.#blockPull.need(from, now);
         break;
       case 'duplicate':
         this.stats.gossipDuplicate++;
@@ -293,6 +315,17 @@ export class NodeCore {
       if (!this.#wants.has(m.name)) this.#wants.set(m.name, 'root');
       this.#kick(this.timing.rootDiffDelayMs, now);
     }
+    if (this.#missing > 0 && meta.complete === true && holdsOurs(meta, this.#ours())) this.#blockPull.sourceAppeared(now);
+  }
+
+  #ours(): { root: Hash; entries: number } {
+    return { root: this.#log.rootHash(), entries: this.#log.size };
+  }
+
+  /** Re-reads the incomplete files; returns (and keeps) how many blocks are missing. */
+  #refresh(): number {
+    this.#missing = this.#files.refresh();
+    return this.#missing;
   }
 
   /** A member died or left. */
@@ -325,8 +358,10 @@ export class NodeCore {
   #publishMeta(out: NodeAction[]): void {
     if (this.#stopped) return;
     const root = this.#log.rootHash();
-    if (bytesEqual(root, this.#advertisedRoot)) return;
-    out.push({ type: 'meta', root, meta: encodeNodeMeta({ syncPort: this.#syncPort, root, fsId: this.#fsId, entries: this.#log.size }) });
+    const complete = this.#refresh() === 0;
+    if (bytesEqual(root, this.#advertisedRoot) && complete === this.#advertisedComplete) return;
+    const meta = encodeNodeMeta({ syncPort: this.#syncPort, root, fsId: this.#fsId, entries: this.#log.size, complete });
+    out.push({ type: 'meta', root, complete, meta });
   }
 
   // ---- scheduling ------------------------------------------------------------------------------
@@ -412,6 +447,10 @@ export class NodeCore {
       if (reason === 'root' && (bytesEqual(c.meta.root, root) || this.#behind(c.meta))) continue; // caught up meanwhile
       return c;
     }
+    if (this.#blockPull.due) {
+      const c = this.#blockPull.choose(cs, this.#ours(), this.missingBlocks(), this.#now);
+      if (c !== null) return c;
+    }
     if (!this.#general) return null;
     const c = this.#best(cs);
     if (c === undefined) return null;
@@ -461,6 +500,7 @@ export class NodeCore {
   finished(peer: string, role: Role, error: SessionError | undefined, now: number): NodeAction[] {
     const out: NodeAction[] = [];
     this.#now = Math.max(this.#now, now);
+    const blockPull = role === 'initiator' && this.#blockPull.isPull(peer);
     if (role === 'initiator') {
       this.#outbound.delete(peer);
       this.#lastSync.set(peer, now);
@@ -469,15 +509,14 @@ export class NodeCore {
     } else this.#inbound--;
     if (error !== undefined) this.stats.syncsFailed++;
     if (!this.#stopped) {
-      const missing = this.#files.refresh();
-      if (missing > 0 && this.#blockRetries < MAX_QUICK_RETRIES) {
-        this.#blockRetries++;
-        this.#general = true;
-        this.#kick(this.timing.retryDelayMs, now);
-      } else if (missing === 0) this.#blockRetries = 0;
+      const missing = this.#refresh();
+      if (blockPull) this.#blockPull.finished(peer, missing, now);
+      else if (missing > 0) this.#blockPull.stillMissing(now);
+      if (missing === 0) this.#blockPull.satisfied();
       this.#publishMeta(out);
     }
-    if (role === 'initiator') {
+    if (role === 'initiator' && !blockPull) {
+      // A block pull that failed is retried by BlockPull, with another source.
       if (error === undefined) this.#failures = 0;
       else if (!this.#stopped && ++this.#failures <= MAX_QUICK_RETRIES) {
         // It was needed or periodic: try again (with whoever is best then) a little later; after a
@@ -485,8 +524,9 @@ export class NodeCore {
         this.#general = true;
         this.#kick(this.timing.retryDelayMs, now);
       }
-      if (this.#wants.size > 0) this.#kick(0, now);
     }
+    // A slot is free: entry pulls waiting for it, or a block pull that found none when due.
+    if (role === 'initiator' && (this.#wants.size > 0 || this.#blockPull.due)) this.#kick(0, now);
     return out;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { ACTION } from '../core/entry.ts';
 import { toHex, type Hash } from '../core/hash.ts';
+import type { Log } from '../core/log.ts';
 import type { Node } from '../core/tree.ts';
 import type { View } from '../core/view.ts';
 import type { SyncBlocks } from './block-wants.ts';
@@ -59,4 +60,14 @@ export class IncompleteFiles {
       }
     return out;
   }
+}
+
+/**
+ * The log's files hold every block of their current versions: what a driver advertises before its
+ * NodeCore exists (node-meta.ts COMPLETE), computed as the core computes it.
+ */
+export function hasAllBlocks(log: Log, view: View, blocks: Pick<SyncBlocks, 'has'>): boolean {
+  const files = new IncompleteFiles(view, blocks);
+  files.note(log.tree.nodes.values());
+  return files.refresh() === 0;
 }

@@ -14,8 +14,15 @@ export interface NodeTiming {
   rootDiffDelayMs: number;
   /** After an orphan, an announcement or a file with missing blocks arrived from a peer. */
   pullDelayMs: number;
-  /** After a failed session that was needed (pull), or blocks still missing after one. */
+  /** After a failed session that was needed (pull). */
   retryDelayMs: number;
+  /**
+   * After a block pull that brought none of the blocks asked (refused, failed, or the source lacked
+   * them): the first retry, doubled on each further one, jittered ±50% (block-pull.ts).
+   */
+  blockRetryMs: number;
+  /** A source that brought none of the blocks asked is not chosen for blocks again for this long. */
+  blockBackoffMs: number;
   /** Our advertised root is updated at most this often. */
   metaDebounceMs: number;
   /** A finished sync socket that the peer has not closed is destroyed after this. */
@@ -30,6 +37,8 @@ export const DEFAULT_TIMING: NodeTiming = {
   rootDiffDelayMs: 1_000,
   pullDelayMs: 100,
   retryDelayMs: 2_000,
+  blockRetryMs: 400,
+  blockBackoffMs: 5_000,
   metaDebounceMs: 500,
   closeGraceMs: 5_000,
   misbehaviourBanMs: 10 * 60_000,
@@ -67,8 +76,8 @@ export type NodeAction =
   | { type: 'sync'; peer: Candidate }
   /** Spread one of our own entries through SWIM under `key` (whole, or announced by hash). */
   | { type: 'broadcast'; key: string; entry: Entry }
-  /** Advertise new metadata (our root) in SWIM. */
-  | { type: 'meta'; root: Hash; meta: Uint8Array };
+  /** Advertise new metadata (our root, whether we hold every block) in SWIM. */
+  | { type: 'meta'; root: Hash; complete: boolean; meta: Uint8Array };
 
 /** What `apply` needs from the driver; broadcast and setMeta throw when SWIM refuses. */
 export interface NodePort {

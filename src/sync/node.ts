@@ -22,8 +22,11 @@
  *   - A received ENTRY goes through `log.ingest` (which verifies everything) inside SWIM's
  *     validateUser hook, so SWIM relays only what this node accepted (or holds as authentic but
  *     waiting for a parent or grant); garbage and invalid entries are counted and go no further.
- *   - An ENTRY that is pending (orphan, or waiting for a grant), an ANNOUNCE of an entry we lack,
- *     or an entry whose file blocks we lack, makes us pull: a sync with the origin soon.
+ *   - An ENTRY that is pending (orphan, or waiting for a grant) or an ANNOUNCE of an entry we lack
+ *     makes us pull: a sync with the origin soon. An entry whose file blocks we lack makes us pull
+ *     the blocks soon from a random peer that advertises holding every block (and our entries),
+ *     the origin only when none is known, so a file spreads from every node that has it
+ *     (block-pull.ts).
  *
  * Anti-entropy (SyncSession over TCP, one peer at a time per peer):
  *   - periodically (a jittered interval), with the alive peer whose advertised root differs from
@@ -35,7 +38,8 @@
  *     `maxInboundSessions` responder sessions (more connections are closed at once);
  *   - a peer that sent something invalid in a session we started is not chosen for a while.
  *   Files with missing blocks are tracked, and their blocks are asked in every session until
- *   complete. Our advertised root follows the log (debounced after any accepted entry).
+ *   complete. Our advertised root, entry count and completeness flag follow the log (debounced
+ *   after any accepted entry, at once after a session).
  *
  * Split: every decision above is NodeCore's (node-core.ts), a deterministic state machine that
  * the simulator (sim/) runs too. This class is its runtime on real sockets: it feeds the core SWIM
@@ -52,6 +56,7 @@ import type { MemberInfo } from '../swim/types.ts';
 import { startSwimNode, type SwimRuntime } from '../swim/udp.ts';
 import type { Role, SessionError, SyncLimits } from './anti-entropy.ts';
 import { NodeCore, type Candidate, type NodeAction, type NodePort, type NodeStats, type NodeTiming } from './node-core.ts';
+import { hasAllBlocks } from './node-files.ts';
 import { encodeNodeMeta } from './node-meta.ts';
 import type { UserEvent } from './user-event.ts';
 import { runOverStream, type StreamResult } from './stream.ts';
@@ -197,7 +202,10 @@ export class BasefsNode {
         host: opts.host,
         port: opts.port,
         seeds: opts.seeds ?? [],
-        meta: encodeNodeMeta({ syncPort, root: replica.log.rootHash(), fsId: replica.log.id, entries: replica.log.size }),
+        meta: encodeNodeMeta({
+          syncPort, root: replica.log.rootHash(), fsId: replica.log.id, entries: replica.log.size,
+          complete: hasAllBlocks(replica.log, replica.view, replica.blocks),
+        }),
         profile: opts.profile ?? 'lan',
         delegate: { validateUser: (payload, origin) => gate.check(payload, origin) },
         // Push-pull need not carry recent entries: the root hash in every member's metadata shows

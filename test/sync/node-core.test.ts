@@ -10,6 +10,7 @@ import { Writer } from '../../src/core/writer.ts';
 import { SeededRandom } from '../../src/swim/sim/random.ts';
 import type { MemberInfo } from '../../src/swim/types.ts';
 import { NodeCore, type NodeAction, type NodePort } from '../../src/sync/node-core.ts';
+import { encodeEntryGossip } from '../../src/sync/node-gossip.ts';
 import { decodeNodeMeta, encodeNodeMeta } from '../../src/sync/node-meta.ts';
 import { MemoryBlockStore } from '../../src/sync/sim/index.ts';
 import { EPOCH_MS, ROOT_KEY, simEntries } from './sim-helpers.ts';
@@ -25,8 +26,9 @@ function setup() {
     name: 'me', log, view, blocks, syncPort: 7947, members: () => members, random: () => rng.next(), now: 0, maxUserPayload: 1024,
     timing: { antiEntropyMinMs: 10_000, antiEntropyMaxMs: 10_000 },
   });
-  const member = (name: string, root: Uint8Array, entries: number): MemberInfo => {
-    const m: MemberInfo = { name, address: `10.0.0.${members.length + 2}:7946`, status: 'alive', incarnation: 1, changedAt: 0, meta: encodeNodeMeta({ syncPort: 7947, root, fsId: log.id, entries }) };
+  const member = (name: string, root: Uint8Array, entries: number, complete?: boolean): MemberInfo => {
+    const meta = encodeNodeMeta({ syncPort: 7947, root, fsId: log.id, entries, ...(complete !== undefined ? { complete } : {}) });
+    const m: MemberInfo = { name, address: `10.0.0.${members.length + 2}:7946`, status: 'alive', incarnation: 1, changedAt: 0, meta };
     members.push(m);
     return m;
   };
@@ -96,4 +98,35 @@ t.test('gossip is verified before it is relayed', async (t) => {
   t.equal(core.stats.gossipRejected, 1);
   core.stop();
   t.equal(core.nextDeadline(), Infinity, 'a stopped core has nothing to do');
+});
+
+t.test('missing blocks are pulled from a random complete holder, the origin only when none is known', async (t) => {
+  const { core, log, member } = setup();
+  // The writer's replica: a file with one block, gossiped whole; our node lacks the block.
+  const w = setup();
+  const entry = new Writer({ log: w.log, view: w.view, key: ROOT_KEY, blocks: w.blocks, now: () => EPOCH_MS + 1 })
+    .writeFile('/blob', Uint8Array.from({ length: 20_000 }, (_, i) => i & 0xff));
+  const old = log.rootHash();
+  const oldSize = log.size;
+  member('writer', old, oldSize, true); // its new metadata has not reached us yet
+  log.onAccept((nodes) => core.accepted(nodes, 1_000)); // as the drivers do
+  t.equal(core.gossip(encodeEntryGossip(entry.bytes), 'writer', 1_000), true, 'accepted and relayed');
+  t.equal(core.missingBlocks().length, 1, 'the block is missing');
+  t.equal(core.nextDeadline(), 1_100, 'a block pull after pullDelayMs');
+  t.same(syncs(core.tick(1_100)), ['writer'], 'no holder known: the origin');
+  core.finished('writer', 'initiator', { code: 'CLOSED', message: 'refused', remote: false }, 1_110);
+  const retry = core.nextDeadline();
+  t.ok(retry >= 1_110 + 200 && retry <= 1_110 + 600, `refused: a jittered retry after blockRetryMs (${retry})`);
+
+  const root = log.rootHash();
+  member('lacking', root, log.size, false);
+  member('old', old, oldSize, true);
+  member('unknown', root, log.size);
+  t.same(syncs(core.tick(retry)), ['unknown'], 'the origin is backed off: a peer that does not say (an older node)');
+  core.finished('unknown', 'initiator', undefined, retry + 10);
+  core.member(member('holder', root, log.size, true), retry + 20);
+  t.equal(core.nextDeadline(), retry + 20, 'a holder appearing while we wait: a pull at once');
+  t.same(syncs(core.tick(retry + 20)), ['holder'], 'from the holder, not the writer, the old or the lacking');
+  t.equal(core.tick(retry + 20).length, 0, 'one block pull at a time');
+
 });

@@ -55,6 +55,19 @@ t.test('meta and gossip codecs are bounded and defensive', async (t) => {
   t.equal(decodeNodeMeta(Uint8Array.from([1, 0, 0, ...m.subarray(3)])), null, 'port 0');
   t.ok(decodeNodeMeta(Uint8Array.from([...m, 9, 9])), 'trailing fields ignored');
   t.throws(() => encodeNodeMeta({ syncPort: 0, root, fsId }));
+  t.equal(d?.complete, null, 'no flags: completeness unknown (an older node)');
+  const counted = encodeNodeMeta({ syncPort: 40001, root, fsId, entries: 7 });
+  t.same([decodeNodeMeta(counted)?.entries, decodeNodeMeta(counted)?.complete], [7, null], 'a count and no flags (an older node)');
+  for (const complete of [true, false]) {
+    const f = encodeNodeMeta({ syncPort: 40001, root, fsId, entries: 7, complete });
+    t.equal(f.length, META_BYTES + 5, 'the flags byte follows the count');
+    t.same([decodeNodeMeta(f)?.entries, decodeNodeMeta(f)?.complete], [7, complete], `complete ${complete}`);
+    t.equal(decodeNodeMeta(Uint8Array.from([...f, 9, 9]))?.complete, complete, 'trailing fields ignored after the flags');
+  }
+  const reserved = encodeNodeMeta({ syncPort: 40001, root, fsId, entries: 7, complete: false });
+  reserved[META_BYTES + 4] = 0xfe;
+  t.equal(decodeNodeMeta(reserved)?.complete, false, 'reserved flag bits are ignored');
+  t.throws(() => encodeNodeMeta({ syncPort: 40001, root, fsId, complete: true }), 'flags without the count');
 
   t.same(decodeGossip(encodeEntryGossip(Uint8Array.of(7, 8))), { type: 'entry', bytes: Uint8Array.of(7, 8) });
   t.same(decodeGossip(encodeAnnounceGossip(root)), { type: 'announce', hash: root });

@@ -10,6 +10,7 @@
  *   net.waitFor(() => net.converged(), 60_000);                      // simulated milliseconds
  *   net.crash('n5'); net.restart('n5'); net.join('late', 'n0', { genesisOnly: true });
  *   net.sim.partition([...]); net.sim.loss = 0.1;                     // faults: the SWIM simulator's
+ *   new SyncSim({ ..., uplinkBytesPerMs: 1250 })                      // 10 Mbit/s uplinks for sessions
  *
  * Every node's clock is the simulator's; a node's writer stamps entries with epochMs + now.
  */
@@ -26,10 +27,11 @@ import type { SwimConfig } from '../../swim/config.ts';
 import type { Role } from '../anti-entropy.ts';
 import type { SyncLimits } from '../anti-entropy.ts';
 import { NodeCore, type NodeAction, type NodePort, type NodeTiming } from '../node-core.ts';
+import { hasAllBlocks } from '../node-files.ts';
 import { encodeNodeMeta } from '../node-meta.ts';
 import type { StreamResult } from '../stream.ts';
 import { MemoryBlockStore } from './blocks.ts';
-import { ConnEnd, openConnection, type ConnOwner } from './connection.ts';
+import { ConnEnd, openConnection, type ConnOwner, type Uplink } from './connection.ts';
 
 /** The sync port every simulated node advertises (connections are by name). */
 const SIM_SYNC_PORT = 7947;
@@ -47,6 +49,8 @@ export interface SyncSimOptions {
   latencyMs?: number;
   jitterMs?: number;
   loss?: number;
+  /** Each node's uplink for sync sessions, bytes per simulated ms (default: unlimited). */
+  uplinkBytesPerMs?: number;
   timing?: Partial<NodeTiming>;
   limits?: Partial<SyncLimits>;
   /** Ms since the epoch at simulated time 0 (writers' timestamps). */
@@ -77,9 +81,11 @@ export class SimNode implements ConnOwner {
   wakeAt = Infinity;
   unsubscribe: () => void = () => {};
   readonly conns = new Set<ConnEnd>();
+  readonly uplink: Uplink | null;
 
-  constructor(name: string, records: readonly Uint8Array[]) {
+  constructor(name: string, records: readonly Uint8Array[], uplinkBytesPerMs?: number) {
     this.name = name;
+    this.uplink = uplinkBytesPerMs === undefined ? null : { bytesPerMs: uplinkBytesPerMs, freeAt: 0 };
     this.log = new Log(null);
     this.log.loadTrusted(records);
     this.view = new View(this.log, this.blocks);
@@ -126,7 +132,7 @@ export class SyncSim {
       else this.#drive(n, () => (core.member(ev.member, now), []));
     };
     const prefix = o.prefix ?? 'n';
-    const first = new SimNode(`${prefix}0`, this.#records);
+    const first = new SimNode(`${prefix}0`, this.#records, o.uplinkBytesPerMs);
     const meta = this.#meta(first);
     const names = bootstrapCluster(this.sim, o.nodes, {
       prefix,
@@ -135,7 +141,7 @@ export class SyncSim {
       perNode: (name) => ({ delegate: this.#delegate(name) }),
     });
     for (const name of names) {
-      const n = name === first.name ? first : new SimNode(name, this.#records);
+      const n = name === first.name ? first : new SimNode(name, this.#records, o.uplinkBytesPerMs);
       this.nodes.set(name, n);
       this.#boot(n);
     }
@@ -214,7 +220,7 @@ export class SyncSim {
    * the genesis entry (`genesisOnly`), as a node made by `basefs get` that has fetched nothing yet.
    */
   join(name: string, seed: string, o: { genesisOnly?: boolean } = {}): SimNode {
-    const n = new SimNode(name, o.genesisOnly ? this.#records.slice(0, 1) : this.#records);
+    const n = new SimNode(name, o.genesisOnly ? this.#records.slice(0, 1) : this.#records, this.#opts.uplinkBytesPerMs);
     this.nodes.set(name, n);
     this.sim.addNode(name, { meta: this.#meta(n), delegate: this.#delegate(name), clusterSizeHint: this.nodes.size });
     this.sim.join(name, [seed]);
@@ -260,7 +266,8 @@ export class SyncSim {
   }
 
   #meta(n: SimNode): Uint8Array {
-    return encodeNodeMeta({ syncPort: SIM_SYNC_PORT, root: n.log.rootHash(), fsId: n.log.id, entries: n.log.size });
+    const complete = hasAllBlocks(n.log, n.view, n.blocks);
+    return encodeNodeMeta({ syncPort: SIM_SYNC_PORT, root: n.log.rootHash(), fsId: n.log.id, entries: n.log.size, complete });
   }
 
   #boot(n: SimNode): void {

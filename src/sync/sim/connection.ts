@@ -8,7 +8,10 @@
  *     timeout ends it, as a TCP stream that stalls;
  *   - a crashed or refusing peer: CLOSED after a round trip; a peer that crashes mid-session
  *     resets the connection (CLOSED);
- *   - frames above MAX_FRAME_BYTES end the session (TOO_LARGE), as runOverStream does.
+ *   - frames above MAX_FRAME_BYTES end the session (TOO_LARGE), as runOverStream does;
+ *   - optionally a node's uplink has a bandwidth: the frames it sends on all its connections leave
+ *     one after another, each taking its size over the bandwidth (so a node serving many peers
+ *     serves them slower, as a real uplink would); without one, a frame takes only the latency.
  * Sessions are ticked every TICK_MS like runOverStream's timer.
  */
 import { err } from '../../core/errors.ts';
@@ -28,6 +31,13 @@ export interface ConnOwner {
   readonly up: boolean;
   /** Rewrites every frame this node sends (a lying peer); honest nodes have none. */
   readonly tamper: ((frame: Uint8Array, role: Role) => Uint8Array[]) | null;
+  /** Its uplink: bytes per simulated millisecond, and when the frames queued on it are all sent. */
+  readonly uplink: Uplink | null;
+}
+
+export interface Uplink {
+  bytesPerMs: number;
+  freeAt: number;
 }
 
 /** One side of a connection. */
@@ -118,18 +128,21 @@ export class ConnEnd {
       this.#queued.push(...out);
       return;
     }
-    for (const f of out) this.#after(peer, () => peer.receive(f));
+    for (const f of out) this.#after(peer, () => peer.receive(f), f.length);
   }
 
-  /** Run `fn` when something sent now reaches `peer`, in order; never if the path broke. */
-  #after(peer: ConnEnd, fn: () => void): void {
+  /** Run `fn` when `bytes` sent now reach `peer`, in order; never if the path broke. */
+  #after(peer: ConnEnd, fn: () => void, bytes = 0): void {
     if (this.#broken) return;
     const d = this.#sim.network.stream(this.#sim.indexOf(this.owner.name), this.#sim.indexOf(peer.owner.name));
     if (d < 0) {
       this.#broken = true;
       return;
     }
-    this.#lastArrival = Math.max(this.#sim.now + d, this.#lastArrival);
+    let sent = this.#sim.now;
+    const up = this.owner.uplink;
+    if (up !== null && bytes > 0) sent = up.freeAt = Math.max(sent, up.freeAt) + bytes / up.bytesPerMs;
+    this.#lastArrival = Math.max(sent + d, this.#lastArrival);
     this.#sim.schedule(this.#lastArrival, fn);
   }
 }
