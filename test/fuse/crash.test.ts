@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -77,6 +77,16 @@ t.test('kill -9 a mounted node during writes: every closed file survives, the lo
   second.kill('SIGTERM');
   await new Promise((r) => (second.exitCode !== null ? r(null) : second.once('exit', r)));
   t.notOk(isMounted(mnt), 'SIGTERM unmounted');
+
+  // In the background (the default), then `basefs unmount NAME`: the node stops with the mount.
+  const bg = await basefs('mount', 'crash', mnt, '-b', '127.0.0.54', '--profile', 'local');
+  t.equal(bg.code, 0, bg.stderr);
+  t.ok(isMounted(mnt), 'mounted once the command returned');
+  t.equal(await fsp.readFile(join(mnt, `f${done[0]}`), 'utf8'), `content ${done[0]}\n`);
+  const um = await basefs('unmount', 'crash');
+  t.equal(um.code, 0, um.stderr);
+  t.notOk(isMounted(mnt));
+  await waitFor(() => !existsSync(join(home, 'fs', 'crash', 'node.sock')), 'the node to stop after the unmount', 30_000);
 
   const replica = Replica.open(join(home, 'fs', 'crash'), { writable: false });
   const bytes = [...replica.log.entriesInOrder()].map((e) => e.bytes);
