@@ -164,6 +164,12 @@ export abstract class NodeHostCommand extends BasefsCommand {
         this.log('user-event', { name: e.name, from: fingerprint(e.author), bytes: e.payload.length });
         w?.event(e.name, e.payload);
       };
+      // Attach (mount) before serving the control socket: a node that answers is ready, which is
+      // what the background start waits for.
+      if (attach) {
+        attached = await attach({ node: n, replica, log: (e, f) => this.log(e, f) });
+        void attached.ended?.then((why) => stop(why));
+      }
       const startedAt = Date.now();
       control = await serveControl(sock, (req) =>
         answerControl(
@@ -182,10 +188,6 @@ export abstract class NodeHostCommand extends BasefsCommand {
           req,
         ),
       );
-      if (attach) {
-        attached = await attach({ node: n, replica, log: (e, f) => this.log(e, f) });
-        void attached.ended?.then((why) => stop(why));
-      }
       this.log('started', {
         fs: this.name,
         node: nodeName,
