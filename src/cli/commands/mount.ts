@@ -40,6 +40,10 @@ SIGINT or SIGTERM unmounts, leaves the group and exits; \`basefs unmount NAME\` 
     return [resolve(this.mountpoint)];
   }
 
+  protected override extraOptions(): string[] {
+    return this.allowOther ? ['--allow-other'] : [];
+  }
+
   protected override preflight(): void {
     checkDevice();
     checkMountpoint(this.mountpoint);
