@@ -108,7 +108,10 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
   // along in fsname, which libfuse splits at commas like any -o list.
   // Not hard_remove: fuse-native crashes on the path-less calls it brings (I/O on an unlinked open
   // file); libfuse renames such a file to .fuse_hidden* instead, which ops/tree.ts handles.
-  const extra = [`attr_timeout=${cache}`, `entry_timeout=${cache}`, `negative_timeout=${cache}`, 'big_writes', 'max_write=131072'];
+  // auto_cache: on open, libfuse compares the file's mtime and size with the cached ones and keeps
+  // the kernel's page cache when they match, so rereading an unchanged file costs no read calls; a
+  // new version (from this mount or another node) has a new mtime, which drops the cache.
+  const extra = [`attr_timeout=${cache}`, `entry_timeout=${cache}`, `negative_timeout=${cache}`, 'auto_cache', 'big_writes', 'max_write=131072'];
   const fuse = new Fuse(mnt, ops, {
     fsname: [`basefs#${replica.name}`.replace(/[,\\]/g, '_'), ...extra].join(','),
     allowOther: opts.allowOther === true,
