@@ -130,6 +130,12 @@ export async function closeControl(server: Server, path: string): Promise<void> 
   }
 }
 
+/** NOT_FOUND when nobody accepts on the socket (no node, or a stale socket file), else IO. */
+function connectionError(e: NodeJS.ErrnoException): Error {
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT') return err('NOT_FOUND', 'no node listening');
+  return err('IO', `control socket: ${e.message}`, e);
+}
+
 /**
  * One request to the node at `path`. NOT_FOUND when no node listens there (no socket file, or a
  * stale one nobody accepts on).
@@ -148,10 +154,7 @@ export function askNode(path: string, req: ControlRequest, timeoutMs = 10_000): 
       reject(e);
     };
     socket.setTimeout(timeoutMs, () => fail(err('TIMEOUT', 'the node did not answer in time')));
-    socket.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT') fail(err('NOT_FOUND', 'no node listening'));
-      else fail(err('IO', `control socket: ${e.message}`, e));
-    });
+    socket.on('error', (e: NodeJS.ErrnoException) => fail(connectionError(e)));
     socket.on('connect', () => socket.write(JSON.stringify(req) + '\n'));
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
@@ -182,10 +185,7 @@ export function streamFromNode(path: string, req: ControlRequest, onLine: (line:
   let buf = '';
   let opened = false;
   const done = new Promise<void>((resolve, reject) => {
-    socket.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT') reject(err('NOT_FOUND', 'no node listening'));
-      else reject(err('IO', `control socket: ${e.message}`, e));
-    });
+    socket.on('error', (e: NodeJS.ErrnoException) => reject(connectionError(e)));
     socket.on('connect', () => socket.write(JSON.stringify(req) + '\n'));
     socket.on('data', (chunk: Buffer) => {
       buf += chunk.toString('utf8');

@@ -57,10 +57,10 @@ function basefs(n: number, args: string[], expectExit = 0, quiet = false): strin
   return r.stdout ?? '';
 }
 
-async function waitFor<T>(what: string, f: () => T | undefined, ms = 30_000): Promise<T> {
+async function waitFor<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
   const deadline = performance.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -141,11 +141,7 @@ async function main(): Promise<void> {
     });
     const root1 = (await status(0)).root;
     for (const n of [1, 2]) {
-      const deadline = performance.now() + 30_000;
-      while ((await status(n)).root !== root1) {
-        if (performance.now() > deadline) throw new Error(`node${n + 1} did not receive the write`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitFor(`node${n + 1} to receive the write`, async () => ((await status(n)).root === root1 ? true : undefined));
       say(`    node${n + 1} has it after ${Math.round(performance.now() - t0)} ms`);
     }
     basefs(2, ['show', 'demo:/etc']);

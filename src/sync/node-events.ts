@@ -36,7 +36,8 @@ export class NodeEvents {
     this.#random = o.random;
   }
 
-  #mayWrite(author: Uint8Array): boolean {
+  /** The key may write somewhere in this filesystem (so its events are delivered). */
+  mayWrite(author: Uint8Array): boolean {
     if (bytesEqual(author, this.#log.genesis.entry.author)) return true;
     return this.#view.keys().some((k) => bytesEqual(k.key, author));
   }
@@ -51,7 +52,7 @@ export class NodeEvents {
       this.stats.eventsRefused++;
       return false;
     }
-    const why = this.#gate.admit(e, this.#wall(), (a) => this.#mayWrite(a));
+    const why = this.#gate.admit(e, this.#wall(), (a) => this.mayWrite(a));
     if (why === 'duplicate') return true;
     if (why !== null) {
       this.stats.eventsRefused++;
@@ -78,9 +79,5 @@ export class NodeEvents {
     this.stats.eventsDelivered++;
     this.onEvent?.(e);
     return { key: `v${e.id.slice(0, 24)}`, payload: encodeEventGossip(bytes) };
-  }
-
-  mayWrite(author: Uint8Array): boolean {
-    return this.#mayWrite(author);
   }
 }

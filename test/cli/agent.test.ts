@@ -9,18 +9,11 @@ import { join } from 'node:path';
 import t from 'tap';
 import { fsDir } from '../../src/core/home.ts';
 import { streamFromNode } from '../../src/cli/control.ts';
-import { killAll, NO_LOADER, poll, startBasefs, type Proc } from '../helpers/cli-procs.ts';
+import { killAll, NO_LOADER, poll, readIfExists, startBasefs, type Proc } from '../helpers/cli-procs.ts';
 import { envFor, isOneLineError, run } from './harness.ts';
 
 const PORT = 17701;
 
-function readIf(p: string): string {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 t.test('background node, serf commands and resources', { skip: NO_LOADER, timeout: 180_000 }, async (t) => {
   const h1 = mkdtempSync(join(tmpdir(), 'bfs-'));
@@ -102,7 +95,7 @@ t.test('background node, serf commands and resources', { skip: NO_LOADER, timeou
   const ev = await run(['serf', 'demo', 'event', 'deploy', 'v2'], env1);
   t.equal(ev.code, 0, ev.stderr);
   t.equal(ev.stdout, "Event 'deploy' dispatched! Coalescing enabled: false\n");
-  await poll(async () => (readIf(events).includes('EVENT deploy v2') ? true : undefined), "the event at a2's watcher");
+  await poll(async () => (readIfExists(events).includes('EVENT deploy v2') ? true : undefined), "the event at a2's watcher");
   const noKey = await run(['serf', 'demo', 'event', 'x'], envFor(h2));
   t.equal(noKey.code, 1);
   t.match(noKey.stderr, /this node has no key, and events are signed/);

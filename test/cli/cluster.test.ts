@@ -11,7 +11,7 @@
  *     validly signed file whose blocks it serves wrong, is refused; the node keeps working and
  *     nothing it refused spreads.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +27,7 @@ import { Writer } from '../../src/core/writer.ts';
 import { askNode } from '../../src/cli/control.ts';
 import { SyncSession } from '../../src/sync/anti-entropy.ts';
 import { runOverStream } from '../../src/sync/stream.ts';
-import { killAll, NO_LOADER, poll, startBasefs, type Proc } from '../helpers/cli-procs.ts';
+import { killAll, NO_LOADER, poll, readIfExists, startBasefs, type Proc } from '../helpers/cli-procs.ts';
 import { SyncMemoryBlocks } from '../helpers/sync-pair.ts';
 import { envFor, run } from './harness.ts';
 
@@ -122,7 +122,7 @@ t.test('a group of real processes: replicate, catch up, heal a partition, refuse
   t.match(g.stdout, /handed to the running node/);
   const r1 = await sameRoot([h1, h2, h3], 'the grant on every node');
   t.not(r1, before, 'the root moved');
-  await poll(async () => (readFileSafe(events).includes('GRANT /') ? true : undefined), "n2's watcher");
+  await poll(async () => (readIfExists(events).includes('GRANT /') ? true : undefined), "n2's watcher");
 
   // 2. n3 is killed; a change it misses; it restarts and catches up.
   n3.child.kill('SIGKILL');
@@ -195,13 +195,6 @@ t.test('a group of real processes: replicate, catch up, heal a partition, refuse
   t.equal(n1.child.exitCode, null, 'n1 is still running');
 });
 
-function readFileSafe(p: string): string {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 /** An entry with the root key's author field and a signature that does not verify. */
 function forge(log: Log, key: KeyPair) {

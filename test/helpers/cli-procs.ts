@@ -5,6 +5,7 @@
  * under ~100 bytes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -42,5 +43,14 @@ export async function poll<T>(f: () => Promise<T | undefined>, what: string, ms 
     if (v !== undefined) return v;
     if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A file's text, or '' while it does not exist yet (a watcher's output being polled for). */
+export function readIfExists(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
   }
 }

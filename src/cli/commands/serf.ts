@@ -11,6 +11,7 @@ import { fromHex, toHex } from '../../core/hash.ts';
 import type { MemberJson } from '../../swim/table.ts';
 import { streamFromNode, socketPath } from '../control.ts';
 import { fsDir } from '../../core/home.ts';
+import { nodeAnswers } from '../node-write.ts';
 import { AskCommand } from './node.ts';
 
 const SUPPORTED = ['members', 'join', 'leave', 'force-leave', 'stats', 'info', 'monitor', 'event'];
@@ -123,11 +124,7 @@ export class SerfCommand extends AskCommand {
   async #gone(): Promise<void> {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      try {
-        await this.ask(this.name, { cmd: 'status' });
-      } catch {
-        return;
-      }
+      if (!(await nodeAnswers(this.home, this.name))) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw err('TIMEOUT', 'the node did not stop within 30 s');
