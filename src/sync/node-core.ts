@@ -40,7 +40,7 @@ import { type Role, type SessionError, type SyncLimits, SyncSession, type SyncOp
 import { BlockPull, holdsOurs } from './block-pull.ts';
 import type { SyncBlocks } from './block-wants.ts';
 import { NodeEvents } from './node-events.ts';
-import { IncompleteFiles } from './node-files.ts';
+import { scanFiles, type FileScan, type IncompleteFiles } from './node-files.ts';
 import { decodeGossip, encodeAnnounceGossip, encodeEntryGossip } from './node-gossip.ts';
 import { decodeNodeMeta, encodeNodeMeta, sameFilesystem, type NodeMeta } from './node-meta.ts';
 import { DEFAULT_TIMING, type Candidate, type NodeAction, type NodePort, type NodeStats, type NodeTiming } from './node-types.ts';
@@ -71,6 +71,8 @@ export interface NodeCoreOptions {
   limits?: Partial<SyncLimits>;
   maxInboundSessions?: number;
   maxOutboundSessions?: number;
+  /** The driver's start-up `scanFiles` over this log and store, if it made one. */
+  files?: FileScan;
   /** Wall clock (ms since the epoch) for user events' freshness; without it events are refused. */
   wallClock?: () => number;
 }
@@ -123,7 +125,7 @@ export class NodeCore {
 
   #stopped = false;
   #advertisedRoot: Hash;
-  /** What our advertised metadata says about blocks (the drivers start with hasAllBlocks). */
+  /** What our advertised metadata says about blocks (the drivers start with scanFiles). */
   #advertisedComplete: boolean;
   /** Blocks missing at the last refresh of #files. */
   #missing = 0;
@@ -160,9 +162,11 @@ export class NodeCore {
     this.#now = o.now;
     this.events = new NodeEvents({ log: o.log, view: o.view, wallClock: o.wallClock ?? null, random: o.random });
 
-    // Files left incomplete by a previous run.
-    this.#files = new IncompleteFiles(o.view, o.blocks);
-    this.#files.note(o.log.tree.nodes.values());
+    // Files left incomplete by a previous run: the driver's start-up scan when it made one, plus
+    // whatever the log accepted since.
+    const scan = o.files ?? scanFiles(o.log, o.view, o.blocks);
+    this.#files = scan.files;
+    for (const n of o.log.tree.nodes.values()) if (n.seq >= scan.size) this.#files.note([n]);
     const t = this.timing;
     this.#blockPull = new BlockPull({
       random: o.random, has: (h) => o.blocks.has(h),

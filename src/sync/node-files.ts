@@ -63,11 +63,19 @@ export class IncompleteFiles {
 }
 
 /**
- * The log's files hold every block of their current versions: what a driver advertises before its
- * NodeCore exists (node-meta.ts COMPLETE), computed as the core computes it.
+ * Every file of the log checked once: what a driver advertises before its NodeCore exists
+ * (node-meta.ts COMPLETE: `missing === 0`), and the state the core then starts from
+ * (NodeCoreOptions.files), so a node's start-up reads each file's block state once, not twice.
  */
-export function hasAllBlocks(log: Log, view: View, blocks: Pick<SyncBlocks, 'has'>): boolean {
+export interface FileScan {
+  files: IncompleteFiles;
+  missing: number;
+  /** The log's size at the scan: entries from this position on were not looked at. */
+  size: number;
+}
+
+export function scanFiles(log: Log, view: View, blocks: Pick<SyncBlocks, 'has'>): FileScan {
   const files = new IncompleteFiles(view, blocks);
   files.note(log.tree.nodes.values());
-  return files.refresh() === 0;
+  return { files, missing: files.refresh(), size: log.size };
 }

@@ -56,7 +56,7 @@ import type { MemberInfo } from '../swim/types.ts';
 import { startSwimNode, type SwimRuntime } from '../swim/udp.ts';
 import type { Role, SessionError, SyncLimits } from './anti-entropy.ts';
 import { NodeCore, type Candidate, type NodeAction, type NodePort, type NodeStats, type NodeTiming } from './node-core.ts';
-import { hasAllBlocks } from './node-files.ts';
+import { scanFiles, type FileScan } from './node-files.ts';
 import { encodeNodeMeta } from './node-meta.ts';
 import type { UserEvent } from './user-event.ts';
 import { runOverStream, type StreamResult } from './stream.ts';
@@ -127,7 +127,7 @@ export class BasefsNode {
   #timer: NodeJS.Timeout | null = null;
   #timerAt = Infinity;
 
-  private constructor(opts: BasefsNodeOptions, swim: SwimRuntime, server: Server, syncPort: number, gate: GossipGate) {
+  private constructor(opts: BasefsNodeOptions, swim: SwimRuntime, server: Server, syncPort: number, gate: GossipGate, files: FileScan) {
     this.name = opts.name;
     this.replica = opts.replica;
     this.swim = swim;
@@ -140,6 +140,7 @@ export class BasefsNode {
       sync: (c) => void this.#syncWith(c),
     };
     const core = new NodeCore({
+      files,
       name: opts.name,
       log: opts.replica.log,
       view: opts.replica.view,
@@ -195,6 +196,7 @@ export class BasefsNode {
     const addr = server.address();
     const syncPort = typeof addr === 'object' && addr !== null ? addr.port : wantedSyncPort;
     const gate: GossipGate = { check: () => false }; // nothing is relayed before the node exists
+    const scan = scanFiles(replica.log, replica.view, replica.blocks);
     let swim: SwimRuntime;
     try {
       swim = await startSwimNode({
@@ -204,7 +206,7 @@ export class BasefsNode {
         seeds: opts.seeds ?? [],
         meta: encodeNodeMeta({
           syncPort, root: replica.log.rootHash(), fsId: replica.log.id, entries: replica.log.size,
-          complete: hasAllBlocks(replica.log, replica.view, replica.blocks),
+          complete: scan.missing === 0,
         }),
         profile: opts.profile ?? 'lan',
         delegate: { validateUser: (payload, origin) => gate.check(payload, origin) },
@@ -218,7 +220,7 @@ export class BasefsNode {
       await new Promise<void>((r) => server.close(() => r()));
       throw e;
     }
-    return new BasefsNode(opts, swim, server, syncPort, gate);
+    return new BasefsNode(opts, swim, server, syncPort, gate, scan);
   }
 
   /** The SWIM "ip:port" of this node (what others use as a seed). */

@@ -27,7 +27,7 @@ import type { SwimConfig } from '../../swim/config.ts';
 import type { Role } from '../anti-entropy.ts';
 import type { SyncLimits } from '../anti-entropy.ts';
 import { NodeCore, type NodeAction, type NodePort, type NodeTiming } from '../node-core.ts';
-import { hasAllBlocks } from '../node-files.ts';
+import { scanFiles } from '../node-files.ts';
 import { encodeNodeMeta } from '../node-meta.ts';
 import type { StreamResult } from '../stream.ts';
 import { MemoryBlockStore } from './blocks.ts';
@@ -266,7 +266,7 @@ export class SyncSim {
   }
 
   #meta(n: SimNode): Uint8Array {
-    const complete = hasAllBlocks(n.log, n.view, n.blocks);
+    const complete = scanFiles(n.log, n.view, n.blocks).missing === 0;
     return encodeNodeMeta({ syncPort: SIM_SYNC_PORT, root: n.log.rootHash(), fsId: n.log.id, entries: n.log.size, complete });
   }
 
