@@ -54,7 +54,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * of `probe` (relative to the mount) succeeds: before the mount is up the empty mountpoint
  * answers ENOENT, so the first success is the mount answering.
  */
-export async function startMount(dir: string, mnt: string, probe: string, sync: SyncPolicy = 'always'): Promise<MountHandle> {
+export async function startMount(dir: string, mnt: string, probe: string, sync: SyncPolicy = 'background'): Promise<MountHandle> {
   const script = fileURLToPath(new URL('./fuse-worker.js', import.meta.url));
   const t0 = performance.now();
   const worker = new ProcWorker<MountRequest, MountReply>(script);

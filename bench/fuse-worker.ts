@@ -1,8 +1,9 @@
 /**
  * Child process for bench/fuse.ts: opens a replica with the root key, as `basefs mount` opens it
- * (writable, default durability: fsync per entry), and mounts it with the mount library. The mount
- * lives in its own process because the FUSE operations are served on this event loop: the bench
- * drives cp, rsync and tar from its own process, never file I/O on the mount from this one.
+ * (writable; durability as the bench asks, group commit by default), and mounts it with the mount
+ * library. The mount lives in its own process because the FUSE operations are served on this
+ * event loop: the bench drives cp, rsync and tar from its own process, never file I/O on the
+ * mount from this one.
  * No node runs here (no peers to gossip with); what is measured is the mount and the replica.
  */
 import type { SyncPolicy } from '../src/core/log-file.ts';

@@ -1,16 +1,17 @@
 /**
- * `npm run bench:fuse [-- --full] [-- --cp] [-- --shm] [-- --no-fsync] [-- --files N] [-- --mb M] [-- --rounds R] [-- --log-entries N]`
+ * `npm run bench:fuse [-- --full] [-- --cp] [-- --shm] [-- --sync always|background|never] [-- --files N] [-- --mb M] [-- --rounds R] [-- --log-entries N]`
  *
  * Issue 6's benchmark of the FUSE mount (src/fuse), on a real mount hosted by a child process
- * (bench/fuse-worker.ts: the replica opened with a key, fsync per entry, as `basefs mount` opens
+ * (bench/fuse-worker.ts: the replica opened with a key and group commit, as `basefs mount` opens
  * it; no node, no peers). Clients (cp, rsync, tar, diff) are child processes of this one.
  *   1. copy: a seeded /etc-like tree (bench/fuse-tree.ts) copied with `cp -a` into a fresh mount and,
  *      in the same run, into a plain directory on the work disk (--shm: tmpfs /dev/shm); then R
  *      rounds of changing 5% of the files (3 added, 3 removed) and recopying with
  *      `rsync -a --atimes --open-noatime --delete` (see RSYNC; --cp: `cp -a` of the whole tree,
  *      which rewrites every file, plus `rm` of the removed ones). Both destinations get the same
- *      command. Targets: mount <= 10 x plain, round R / round 1 <= 1.2. --no-fsync opens the
- *      replica without fsync, to see what durability costs.
+ *      command. Targets: mount <= 10 x plain, round R / round 1 <= 1.2. --sync always opens the
+ *      replica with an fsync per entry (as `basefs run`), --sync never without any, to see what
+ *      durability costs.
  *   2. reads: the whole tree through `tar -cf - | wc -c`, cold (right after a remount of the same
  *      log) and cached (the second pass); the plain directory for reference.
  *   3. mount-ready: a generated N-entry log (bench/sync-log.ts, the bench:verify filesystem), from
@@ -40,7 +41,7 @@ interface Plan {
   plainOn: 'disk' | 'shm';
   logEntries: number;
   readySamples: number;
-  /** The replica's durability: 'always' (fsync per entry) is what a node uses. */
+  /** The replica's durability: 'background' (group commit) is what `basefs mount` uses. */
   sync: SyncPolicy;
 }
 
@@ -51,7 +52,7 @@ function plan(argv: string[]): Plan {
       full: { type: 'boolean', default: false },
       cp: { type: 'boolean', default: false },
       shm: { type: 'boolean', default: false },
-      'no-fsync': { type: 'boolean', default: false },
+      sync: { type: 'string', default: 'background' },
       files: { type: 'string' },
       mb: { type: 'string' },
       rounds: { type: 'string', default: '30' },
@@ -67,12 +68,23 @@ function plan(argv: string[]): Plan {
     plainOn: o.shm ? 'shm' : 'disk',
     logEntries: Number(o['log-entries']),
     readySamples: o.full ? 5 : 3,
-    sync: o['no-fsync'] ? 'never' : 'always',
+    sync: syncPolicy(o.sync),
   };
+}
+
+function syncPolicy(s: string | undefined): SyncPolicy {
+  if (s === 'always' || s === 'background' || s === 'never') return s;
+  throw new Error(`--sync: always, background or never, not ${s}`);
 }
 
 const progress = (msg: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+};
+
+const SYNC_WORDS: Record<SyncPolicy, string> = {
+  background: 'group commit (as `basefs mount`: on disk within milliseconds, fsync(2) waits)',
+  always: 'fsync per entry (--sync always)',
+  never: 'no fsync (--sync never)',
 };
 
 const COPY_RATIO_TARGET = 10;
@@ -251,7 +263,7 @@ async function main(): Promise<void> {
     const sizeNote = p.mode === 'quick' ? ' (quick mode: a smaller tree than the 2,500-file, 22 MB one of --full)' : '';
     out.push(`BaseFS FUSE benchmark (${p.mode} mode)`);
     out.push(`tree: ${initialFiles} files, ${initialLinks} symlinks, ${tree.dirs.length} directories, ${fmt(initialBytes / 1e6)} MB${sizeNote}`);
-    out.push(`mount: replica opened with a key, ${p.sync === 'always' ? 'fsync per entry (as a node)' : 'no fsync (--no-fsync)'}, no node; plain: a directory on ${p.plainOn === 'shm' ? 'tmpfs (/dev/shm)' : 'the same work disk as the replica'}`);
+    out.push(`mount: replica opened with a key, ${SYNC_WORDS[p.sync]}, no node; plain: a directory on ${p.plainOn === 'shm' ? 'tmpfs (/dev/shm)' : 'the same work disk as the replica'}`);
     out.push(`each round: ${rounds[0]?.changed ?? 0} files rewritten, 3 added, 3 removed; recopy: ${p.tool === 'rsync' ? `\`${RSYNC} SRC/ DST/\`` : '`cp -a SRC/. DST/` + `rm` of the removed files'}`);
     out.push(`mount holds exactly the source tree after the last round (diff -r): ${same ? 'yes' : 'NO'}`);
     out.push('');
@@ -295,7 +307,7 @@ async function main(): Promise<void> {
       bench: 'fuse',
       mode: p.mode,
       tool: p.tool === 'rsync' ? RSYNC : 'cp -a',
-      fsync: p.sync === 'always',
+      sync: p.sync,
       plain: p.plainOn,
       tree: { files: initialFiles, symlinks: initialLinks, dirs: tree.dirs.length, bytes: initialBytes },
       identical: same,

@@ -76,7 +76,7 @@ function strings(v: unknown, max: number): string[] | null {
   return v as string[];
 }
 
-export function answerControl(c: ControlContext, req: ControlRequest): ControlAnswer {
+export function answerControl(c: ControlContext, req: ControlRequest): ControlAnswer | Promise<ControlAnswer> {
   const { node } = c;
   switch (req.cmd) {
     case 'members':
@@ -165,7 +165,8 @@ function stats(c: ControlContext) {
   };
 }
 
-function ingest(node: BasefsNode, raw: unknown): ControlAnswer {
+/** Answers once the accepted entries are on disk, so the command that sent them may say they are saved. */
+async function ingest(node: BasefsNode, raw: unknown): Promise<ControlAnswer> {
   const list = strings(raw, MAX_INGEST);
   if (list === null) return fail(`ingest needs 1..${MAX_INGEST} entries`);
   const bytes = list.map((b) => new Uint8Array(Buffer.from(b, 'base64')));
@@ -173,6 +174,7 @@ function ingest(node: BasefsNode, raw: unknown): ControlAnswer {
   const refused = results.filter((r) => r.status === 'rejected' || r.status === 'pending');
   if (refused.length > 0)
     return fail(`${refused.length} of ${results.length} entries refused (${refused[0]?.status}: ${refused[0]?.code ?? 'unknown'})`);
+  await node.replica.durable();
   return { ok: true, accepted: results.filter((r) => r.status === 'accepted').length, duplicate: results.filter((r) => r.status === 'duplicate').length };
 }
 

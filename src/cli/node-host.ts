@@ -22,6 +22,7 @@ import { toHex } from '../core/hash.ts';
 import { checkFsName, fsConfig, readConfig } from '../core/home.ts';
 import { fingerprint, type KeyPair } from '../core/keys.ts';
 import { Replica } from '../core/replica.ts';
+import type { SyncPolicy } from '../core/log-file.ts';
 import type { ProfileName } from '../swim/config.ts';
 import { parseAddress } from '../swim/net-address.ts';
 import type { MemberInfo } from '../swim/types.ts';
@@ -96,6 +97,11 @@ export abstract class NodeHostCommand extends BasefsCommand {
   /** Checks made before starting (and before going to the background), e.g. the mountpoint. */
   protected preflight(): void {}
 
+  /** How the replica makes writes durable: each before it is acknowledged, unless a subclass says otherwise. */
+  protected syncPolicy(): SyncPolicy {
+    return 'always';
+  }
+
   protected log(event: string, fields: LogFields = {}): void {
     const at = new Date().toISOString();
     const line = { at, event, ...fields };
@@ -130,7 +136,7 @@ export abstract class NodeHostCommand extends BasefsCommand {
 
     let replica: Replica;
     try {
-      replica = Replica.open(dir, { writable: true, key });
+      replica = Replica.open(dir, { writable: true, key, sync: this.syncPolicy() });
     } catch (e) {
       if (isBasefsError(e, 'LOCKED'))
         throw err('LOCKED', `filesystem '${this.name}' is locked by another process (is a node already running? see 'basefs members ${this.name}')`);

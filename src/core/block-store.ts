@@ -5,7 +5,9 @@
  *     <dir>/tmp/                                   blocks being written
  *
  * A block is written under tmp/, fsynced, renamed into place and its directory fsynced, so a
- * block file under its final name is always complete. The name is checked against the contents
+ * block file under its final name is always complete. With sync 'background' the two fsyncs are
+ * left to syncAsync() (the replica calls it at once): a power failure before it may leave a block
+ * file empty or torn, which the hash check on read treats as missing. The name is checked against the contents
  * on every read, because the disk is not trusted either: a block whose contents no longer match
  * is deleted and reported missing, so it is fetched again from a peer. Blocks from peers enter
  * through putExpected(), which writes nothing unless the bytes hash to the expected name.
@@ -20,10 +22,13 @@ import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node
 import { join } from 'node:path';
 import { err } from './errors.ts';
 import { blockHash, bytesEqual, fromHex, HASH_BYTES, toHex, type Hash } from './hash.ts';
-import { createFileSynced, errnoCode, fsyncDir, ioError, publishFile, type SyncPolicy } from './durable-fs.ts';
+import { createFileSynced, errnoCode, fsyncPath, fsyncPathAsync, ioError, publishFile, type SyncPolicy } from './durable-fs.ts';
 import { isProcessAlive } from './file-lock.ts';
 
 export const MAX_BLOCK_BYTES = 64 * 1024;
+
+/** Files fsynced at once by syncAsync(): bounds the descriptors it holds open. */
+const SYNC_BATCH = 16;
 
 export interface BlockStoreStats {
   count: number;
@@ -49,19 +54,30 @@ export class BlockStore {
   readonly dir: string;
   readonly #sync: SyncPolicy;
   readonly #tmpDir: string;
+  /** sync 'background': block files and directories written since the last syncAsync(). */
+  readonly #pendingFiles = new Set<string>();
+  readonly #pendingDirs = new Set<string>();
+  readonly #onWrite: (() => void) | undefined;
+  /** Fan-out directories known to exist. */
+  readonly #fanouts = new Set<string>();
+  /** Temporary names: this store's random tag and a counter (unique without a random draw each). */
+  readonly #tmpTag = randomBytes(4).toString('hex');
+  #tmpSeq = 0;
 
-  private constructor(dir: string, sync: SyncPolicy) {
+  private constructor(dir: string, sync: SyncPolicy, onWrite: (() => void) | undefined) {
     this.dir = dir;
     this.#sync = sync;
     this.#tmpDir = join(dir, 'tmp');
+    this.#onWrite = onWrite;
   }
 
   /**
    * Opens (creating if missing) the store in `dir` and removes temporary files left by crashed
-   * writers. sync 'always' (default): put() returns only once the block is durable.
+   * writers. sync 'always' (default): put() returns only once the block is durable; 'background':
+   * once it is written, with `onWrite` called so the owner can schedule syncAsync().
    */
-  static open(dir: string, opts: { sync?: SyncPolicy; readOnly?: boolean } = {}): BlockStore {
-    const store = new BlockStore(dir, opts.sync ?? 'always');
+  static open(dir: string, opts: { sync?: SyncPolicy; readOnly?: boolean; onWrite?: () => void } = {}): BlockStore {
+    const store = new BlockStore(dir, opts.sync ?? 'always', opts.onWrite);
     // A reader (e.g. `basefs show` beside a running node) must not touch a store a writer is using.
     if (opts.readOnly) return store;
     try {
@@ -110,10 +126,8 @@ export class BlockStore {
   /** Whether a block file exists (not re-verified; get() is the authority). */
   has(hash: Hash): boolean {
     try {
-      statSync(this.#pathOf(checkHash(hash)));
-      return true;
+      return statSync(this.#pathOf(checkHash(hash)), { throwIfNoEntry: false }) !== undefined;
     } catch (e) {
-      if (errnoCode(e) === 'ENOENT') return false;
       throw ioError(e, 'cannot stat block');
     }
   }
@@ -153,33 +167,81 @@ export class BlockStore {
 
   #write(hex: string, bytes: Uint8Array): void {
     const path = this.#pathOf(hex);
+    let known;
     try {
-      statSync(path);
-      return; // already stored (if it rotted since, get() will notice and remove it)
+      // Not an exception per new block: Node builds a costly error object for each ENOENT.
+      known = statSync(path, { throwIfNoEntry: false });
     } catch (e) {
-      if (errnoCode(e) !== 'ENOENT') throw ioError(e, `cannot stat block ${hex}`);
+      throw ioError(e, `cannot stat block ${hex}`);
     }
-    // pid: lets open() tell a dead writer's leftovers; random: worker threads share the pid.
-    const tmp = join(this.#tmpDir, `${hex}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    if (known !== undefined) return; // already stored (if it rotted since, get() will notice and remove it)
+    // pid: lets open() tell a dead writer's leftovers; the store's random tag: worker threads share the pid.
+    const tmp = join(this.#tmpDir, `${hex}.${process.pid}.${this.#tmpTag}${(this.#tmpSeq++).toString(16)}`);
     try {
       this.#ensureFanoutDir(hex.slice(0, 2));
       createFileSynced(tmp, bytes, this.#sync);
       publishFile(tmp, path, true, this.#sync);
     } catch (e) {
       this.#unlink(tmp);
+      this.#fanouts.delete(hex.slice(0, 2)); // removed from outside? the next write re-creates it
       throw ioError(e, `cannot store block ${hex}`);
+    }
+    if (this.#sync === 'background') {
+      this.#pendingFiles.add(path);
+      this.#pendingDirs.add(join(this.dir, hex.slice(0, 2)));
+      this.#onWrite?.();
     }
   }
 
+  /** Whether syncAsync() has anything to do (sync 'background'). */
+  get unsynced(): boolean {
+    return this.#pendingFiles.size > 0 || this.#pendingDirs.size > 0;
+  }
+
+  /**
+   * Makes the blocks written so far durable (sync 'background'): fsync of each new block file and
+   * then of the directories that got new names, on the I/O thread pool. On failure the names stay
+   * pending and the error (IO) is thrown.
+   */
+  async syncAsync(): Promise<void> {
+    if (!this.unsynced) return;
+    const files = [...this.#pendingFiles];
+    const dirs = [...this.#pendingDirs];
+    this.#pendingFiles.clear();
+    this.#pendingDirs.clear();
+    try {
+      for (const list of [files, dirs]) {
+        for (let i = 0; i < list.length; i += SYNC_BATCH) await Promise.all(list.slice(i, i + SYNC_BATCH).map(fsyncPathAsync));
+      }
+    } catch (e) {
+      for (const f of files) this.#pendingFiles.add(f);
+      for (const d of dirs) this.#pendingDirs.add(d);
+      throw ioError(e, 'cannot sync blocks');
+    }
+  }
+
+  /** The same, blocking (when closing). */
+  syncPending(): void {
+    for (const f of this.#pendingFiles) fsyncPath(f);
+    for (const d of this.#pendingDirs) fsyncPath(d);
+    this.#pendingFiles.clear();
+    this.#pendingDirs.clear();
+  }
+
   #ensureFanoutDir(fanout: string): void {
+    // At most 256 of them, never removed by BaseFS: remembered so a write costs no failing mkdir.
+    if (this.#fanouts.has(fanout)) return;
     const dir = join(this.dir, fanout);
     try {
       mkdirSync(dir);
     } catch (e) {
-      if (errnoCode(e) === 'EEXIST') return;
-      throw e;
+      if (errnoCode(e) !== 'EEXIST') throw e;
+      this.#fanouts.add(fanout);
+      return;
     }
-    if (this.#sync === 'always') fsyncDir(this.dir);
+    this.#fanouts.add(fanout);
+    if (this.#sync === 'always') fsyncPath(this.dir);
+    else if (this.#sync === 'background') this.#pendingDirs.add(this.dir);
   }
 
   #unlink(path: string): boolean {

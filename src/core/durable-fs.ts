@@ -4,12 +4,19 @@
  * name visible atomically, fsync the directory that holds the name.
  */
 import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { err, isBasefsError, type BasefsError } from './errors.ts';
 
-/** 'always': fsync/fdatasync before a write is reported done (the default). 'never': leave it to the OS. */
-export type SyncPolicy = 'always' | 'never';
+/**
+ * 'always': fsync/fdatasync before a write is reported done (the default).
+ * 'background': the write reaches the OS before it is reported done (so it survives the process
+ *   being killed); the owner makes it durable with syncAsync() on the I/O thread pool (Replica
+ *   does so at once after every change: group commit).
+ * 'never': leave it to the OS (sync() and close() flush the log).
+ */
+export type SyncPolicy = 'always' | 'background' | 'never';
 
 /** Wraps a Node fs error into BasefsError('IO'), keeping BasefsErrors as they are. */
 export function ioError(e: unknown, what: string): BasefsError {
@@ -31,15 +38,16 @@ export function writeAll(fd: number, bytes: Uint8Array, position: number): void 
 }
 
 /**
- * fsync a directory so that a create, rename or unlink inside it survives a power failure. Some
- * platforms cannot open or fsync directories; there the rename itself is all we can do.
+ * fsync by name: a directory, so that a create, rename or unlink inside it survives a power
+ * failure, or a file written earlier without an fsync. Some platforms cannot open or fsync
+ * directories; there the rename itself is all we can do. A name removed since needs nothing.
  */
-export function fsyncDir(dir: string): void {
+export function fsyncPath(path: string): void {
   let fd: number;
   try {
-    fd = openSync(dir, 'r');
+    fd = openSync(path, 'r');
   } catch (e) {
-    if (errnoCode(e) === 'EISDIR' || errnoCode(e) === 'EPERM') return;
+    if (errnoCode(e) === 'EISDIR' || errnoCode(e) === 'EPERM' || errnoCode(e) === 'ENOENT') return;
     throw e;
   }
   try {
@@ -48,6 +56,24 @@ export function fsyncDir(dir: string): void {
     if (errnoCode(e) !== 'EINVAL' && errnoCode(e) !== 'EBADF') throw e;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** fsyncPath on the I/O thread pool. */
+export async function fsyncPathAsync(path: string): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await openAsync(path, 'r');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'EISDIR' || errnoCode(e) === 'EPERM') return;
+    throw e;
+  }
+  try {
+    await handle.sync();
+  } catch (e) {
+    if (errnoCode(e) !== 'EINVAL' && errnoCode(e) !== 'EBADF') throw e;
+  } finally {
+    await handle.close();
   }
 }
 
@@ -81,7 +107,7 @@ export function publishFile(tmpPath: string, path: string, replace: boolean, syn
       unlinkSync(tmpPath);
     }
   }
-  if (sync === 'always') fsyncDir(dirname(path));
+  if (sync === 'always') fsyncPath(dirname(path));
   return published;
 }
 

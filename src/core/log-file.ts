@@ -19,6 +19,10 @@
  *   Batching many records into one append() call (group commit) shares one fdatasync.
  * - sync 'never': append() returns once the bytes are in the OS page cache; a power failure may
  *   lose recent appends (never earlier ones, see recovery). sync() and close() flush.
+ * - sync 'background': as 'never', and the owner calls syncAsync(), which runs fdatasync on the
+ *   I/O thread pool so that appends go on meanwhile (Replica does this after every change). The
+ *   appended bytes survive the process being killed at once, and a power failure once the
+ *   syncAsync() that follows has resolved.
  * - A new file is created under a temporary name, fsynced, then linked into place and the
  *   directory fsynced, so the log file either does not exist or has a complete header.
  * - If fdatasync fails the LogFile refuses further appends (BasefsError 'IO'): after a failed
@@ -41,12 +45,12 @@
  * The whole file is read with one read, and records are returned as views into that buffer (no
  * copies). The file must therefore fit in memory, which a configuration log does.
  */
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { crc32c } from './crc32c.ts';
 import { err } from './errors.ts';
-import { createFileSynced, errnoCode, fsyncDir, ioError, publishFile, writeAll, type SyncPolicy } from './durable-fs.ts';
+import { createFileSynced, errnoCode, fsyncPath, ioError, publishFile, writeAll, type SyncPolicy } from './durable-fs.ts';
 import { FileLock } from './file-lock.ts';
 
 export type { SyncPolicy } from './durable-fs.ts';
@@ -158,7 +162,7 @@ function saveTail(path: string, offset: number, tail: Uint8Array): string {
     const target = `${path}.corrupt-${offset}${n === 0 ? '' : `.${n}`}`;
     try {
       createFileSynced(target, tail);
-      fsyncDir(dirname(target));
+      fsyncPath(dirname(target));
       return target;
     } catch (e) {
       if (errnoCode(e) !== 'EEXIST') throw e;
@@ -174,6 +178,8 @@ export class LogFile {
   #size: number;
   #count: number;
   #unsynced = false;
+  /** syncAsync() calls whose fdatasync has not come back: close() must not trust #unsynced then. */
+  #syncing = 0;
   /** Why appends are refused: closed, or a failed write/fsync left the file in an unknown state. */
   #unusable: 'closed' | 'failed' | undefined;
 
@@ -277,10 +283,31 @@ export class LogFile {
     this.#flush();
   }
 
+  /**
+   * Makes every append so far durable without blocking the caller: fdatasync on the I/O thread
+   * pool, while appends may go on (those are covered by the next call). A failure makes the file
+   * refuse further appends, as a failed synchronous flush does. A close() meanwhile flushes itself.
+   */
+  async syncAsync(): Promise<void> {
+    this.#assertUsable();
+    if (!this.#unsynced) return;
+    this.#unsynced = false;
+    this.#syncing++;
+    try {
+      await new Promise<void>((resolve, reject) => fdatasync(this.#fd, (e) => (e ? reject(e) : resolve())));
+    } catch (e) {
+      if (this.#unusable === 'closed') return; // close() synced and closed the descriptor first
+      this.#unusable = 'failed';
+      throw ioError(e, `cannot sync ${this.path}; reopen the log`);
+    } finally {
+      this.#syncing--;
+    }
+  }
+
   /** Flushes appends not yet synced, closes the file and releases the lock. Idempotent. */
   close(): void {
     if (this.#unusable === 'closed') return;
-    const flush = this.#unusable === undefined && this.#unsynced;
+    const flush = this.#unusable === undefined && (this.#unsynced || this.#syncing > 0);
     this.#unusable = 'closed';
     try {
       if (flush) fdatasyncSync(this.#fd);

@@ -301,7 +301,7 @@ export class Writer {
         ? this.log.resolver.keysBelow(placement.chain.dir as Node)
         : this.log.resolver.keysFor(placement.chain);
     if (!keys.has(this.me)) throw err('NOT_AUTHORIZED', `this key may not write ${placement.path}`);
-    const result = this.log.ingest(entry.bytes);
+    const result = this.log.ingestOwn(entry);
     if (result.status !== 'accepted') throw err(result.code ?? 'IO', `entry not accepted (${result.status})`);
     return entry;
   }

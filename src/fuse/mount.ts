@@ -16,8 +16,16 @@ import * as rd from './ops/read.ts';
 import * as tree from './ops/tree.ts';
 
 export interface MountOptions {
-  /** Kernel attribute/entry cache in seconds. 0 (default): changes from peers show at once. */
+  /** Kernel attribute and negative-lookup cache in seconds. 0 (default): changes from peers show at once. */
   cacheSeconds?: number;
+  /**
+   * How long the kernel may trust a name it has looked up (entry_timeout), in seconds; default 1.
+   * At 0 every call re-looked up each directory of its path (a `cp -a` made ten getattr calls per
+   * file); attributes are still asked for each time, so a peer's change to a file shows at once.
+   * The cost: for up to this long after a peer removed or renamed a name, creating that same name
+   * here may fail (ENOENT or EEXIST), since the kernel still believes it exists.
+   */
+  entrySeconds?: number;
   /** Let other users see the mount (needs user_allow_other in /etc/fuse.conf unless root). */
   allowOther?: boolean;
   /** Called for unexpected failures inside an operation (answered with EIO). */
@@ -63,6 +71,23 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
       cb(-toErrno(e));
     }
   };
+  /** An operation answered once its promise settles (fsync waits for the disk). */
+  const later = (op: string, cb: Callback, fn: () => Promise<void>) => {
+    let done: Promise<void>;
+    try {
+      done = fn();
+    } catch (e) {
+      if (!isExpected(e)) onError(op, e);
+      return cb(-toErrno(e));
+    }
+    done.then(
+      () => cb(0),
+      (e: unknown) => {
+        if (!isExpected(e)) onError(op, e);
+        cb(-toErrno(e));
+      },
+    );
+  };
   const p = (path: string) => normalizePath(path);
   const enosys = (cb: Callback) => cb(-ERRNO.ENOSYS);
 
@@ -72,7 +97,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     readdir: (path: string, cb: Callback) => call('readdir', cb, () => rd.readdir(ctx, p(path))),
     opendir: (path: string, _flags: number, cb: Callback) => call('opendir', cb, () => rd.opendir(ctx, p(path))),
     releasedir: (_path: string, _fd: number, cb: Callback) => cb(0),
-    fsyncdir: (_path: string, _datasync: number, _fd: number, cb: Callback) => cb(0),
+    fsyncdir: (_path: string, _datasync: number, _fd: number, cb: Callback) => later('fsyncdir', cb, () => replica.durable()),
     readlink: (path: string, cb: Callback) => call('readlink', cb, () => rd.readlink(ctx, p(path))),
     access: (path: string, mode: number, cb: Callback) => call('access', cb, () => rd.access(ctx, p(path), mode)),
     statfs: (_path: string, cb: Callback) => call('statfs', cb, () => rd.statfs(ctx)),
@@ -85,7 +110,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     truncate: (path: string, size: number, cb: Callback) => call('truncate', cb, () => files.truncate(ctx, p(path), size)),
     ftruncate: (_path: string, fd: number, size: number, cb: Callback) => call('ftruncate', cb, () => files.ftruncate(ctx, fd, size)),
     flush: (_path: string, fd: number, cb: Callback) => call('flush', cb, () => files.flush(ctx, fd)),
-    fsync: (_path: string, _datasync: number, fd: number, cb: Callback) => call('fsync', cb, () => files.fsync(ctx, fd)),
+    fsync: (_path: string, _datasync: number, fd: number, cb: Callback) => later('fsync', cb, () => files.fsync(ctx, fd)),
     release: (_path: string, fd: number, cb: Callback) => call('release', cb, () => files.release(ctx, fd)),
     mkdir: (path: string, mode: number, cb: Callback) => call('mkdir', cb, () => tree.mkdir(ctx, p(path), mode)),
     rmdir: (path: string, cb: Callback) => call('rmdir', cb, () => tree.rmdir(ctx, p(path))),
@@ -111,7 +136,8 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
   // auto_cache: on open, libfuse compares the file's mtime and size with the cached ones and keeps
   // the kernel's page cache when they match, so rereading an unchanged file costs no read calls; a
   // new version (from this mount or another node) has a new mtime, which drops the cache.
-  const extra = [`attr_timeout=${cache}`, `entry_timeout=${cache}`, `negative_timeout=${cache}`, 'auto_cache', 'big_writes', 'max_write=131072'];
+  const entry = String(opts.entrySeconds ?? 1);
+  const extra = [`attr_timeout=${cache}`, `entry_timeout=${entry}`, `negative_timeout=${cache}`, 'auto_cache', 'big_writes', 'max_write=131072'];
   const fuse = new Fuse(mnt, ops, {
     fsname: [`basefs#${replica.name}`.replace(/[,\\]/g, '_'), ...extra].join(','),
     allowOther: opts.allowOther === true,

@@ -64,7 +64,7 @@ export async function mountFresh(
   const mnt = join(dir, 'mnt');
   mkdirSync(mnt);
   const writerKey = opts.writerKey === undefined ? key(1) : opts.writerKey;
-  const replica = Replica.create(join(dir, 'fs'), opts.entries ?? testBootstrap(), { key: writerKey, sync: 'never' });
+  const replica = Replica.create(join(dir, 'fs'), opts.entries ?? testBootstrap(), { key: writerKey, sync: 'background' }); // as `basefs mount` opens it
   let mount: Mounted | null = null;
   // A stuck mount would hang every process that touches it (even ps): abort it after a deadline.
   const watchdog = setTimeout(() => {

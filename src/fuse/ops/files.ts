@@ -1,7 +1,9 @@
 /**
  * Open files: open, create, write, truncate, and the points where a buffer becomes an entry
  * (flush on close(2), fsync, release). Committing on flush matters: close() returns only after
- * FLUSH, while RELEASE comes asynchronously, so a written file is durable once close returns.
+ * FLUSH, while RELEASE comes asynchronously, so a written file is saved once close returns: in
+ * the OS at once (it survives the mount process being killed), on disk once the replica's group
+ * commit has run, a few milliseconds later, or when fsync(2) returns.
  * But FLUSH comes on every close of a duplicated descriptor too: a shell's `> file` opens
  * (truncating or creating), dup2s and closes the original before writing. A flush therefore saves
  * only after write() calls; a file only created or truncated is saved at release or fsync, so no
@@ -70,6 +72,8 @@ export function release(ctx: MountContext, fd: number): void {
   }
 }
 
-export function fsync(ctx: MountContext, fd: number): void {
+/** fsync(2): save the file, then answer once it (and every change before it) is on disk. */
+export function fsync(ctx: MountContext, fd: number): Promise<void> {
   ctx.commit(ctx.files.handle(fd).file);
+  return ctx.replica.durable();
 }
