@@ -156,8 +156,9 @@ export class Writer {
     return this.next(found.head, ACTION.DELETE, new Uint8Array(0));
   }
 
-  chmod(path: string, mode: number): Entry {
-    return this.next(this.mustFind(normalizePath(path)).head, ACTION.MODE, encodeMode(mode));
+  /** `at` (ms): the entry's timestamp, which becomes the path's ctime; default now. */
+  chmod(path: string, mode: number, opts: { at?: number } = {}): Entry {
+    return this.next(this.mustFind(normalizePath(path)).head, ACTION.MODE, encodeMode(mode), opts.at);
   }
 
   /** Restore the state a path had at an earlier entry (full hash or unique hex prefix). */

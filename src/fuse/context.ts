@@ -38,13 +38,18 @@ export class MountContext {
     return w;
   }
 
-  /** Attributes, with an open file's unsaved size and mode taking precedence over the log. */
+  /**
+   * Attributes, with an open file's unsaved size, mode and times taking precedence over the log.
+   * They are exactly those the file will have once committed (mtime = ctime = the commit's
+   * timestamp), so they do not change when it is saved at close: a program that compares a
+   * file's stat before and after reading it (tar) sees no change.
+   */
   stat(path: string): FuseStat {
     const open = this.files.get(path);
-    if (open !== undefined && (open.created || open.hidden || open.data !== null)) {
+    if (open !== undefined && (open.created || open.hidden || open.data !== null || open.mtime !== null)) {
       const base = open.created || open.hidden ? null : this.attrs.get(path);
-      const now = Date.now();
-      return fuseStat('file', open.size, base?.mode ?? open.mode, open.mtime ?? now, now, this.owner);
+      const t = open.savedTime;
+      return fuseStat('file', open.size, base?.mode ?? open.mode, t, t, this.owner);
     }
     return this.attrs.get(path);
   }
@@ -58,8 +63,9 @@ export class MountContext {
       return;
     }
     const w = this.writerFor(file.path);
-    w.writeFile(file.path, file.bytes(), file.mtime === null ? {} : { mtime: file.mtime });
-    if (file.created && file.mode !== DEFAULT_FILE_MODE) w.chmod(file.path, file.mode);
+    const at = file.savedTime;
+    w.writeFile(file.path, file.bytes(), { mtime: at });
+    if (file.created && file.mode !== DEFAULT_FILE_MODE) w.chmod(file.path, file.mode, { at });
     file.dirty = false;
     file.wrote = false;
     file.created = false;

@@ -16,14 +16,15 @@ import * as rd from './ops/read.ts';
 import * as tree from './ops/tree.ts';
 
 export interface MountOptions {
-  /** Kernel attribute and negative-lookup cache in seconds. 0 (default): changes from peers show at once. */
-  cacheSeconds?: number;
   /**
-   * How long the kernel may trust a name it has looked up (entry_timeout), in seconds; default 1.
-   * At 0 every call re-looked up each directory of its path (a `cp -a` made ten getattr calls per
-   * file); attributes are still asked for each time, so a peer's change to a file shows at once.
-   * The cost: for up to this long after a peer removed or renamed a name, creating that same name
-   * here may fail (ENOENT or EEXIST), since the kernel still believes it exists.
+   * How long the kernel may trust a name it looked up (entry_timeout), in seconds; default 1.
+   * With 0, every call re-looked up each directory on its path (a `cp -a` made ten getattr calls
+   * per file, now six), and each call is a round trip to this process. The cost: for up to this
+   * long after another node removed or renamed a name, creating that same name here can fail
+   * (ENOENT or EEXIST). Attributes are never cached by the kernel: a cached size would cut a read
+   * of a file that another node has just made longer (measured: rsync rounds and reads would be
+   * twice as fast). Names that were not found are never cached either, so a file new on another
+   * node shows at once.
    */
   entrySeconds?: number;
   /** Let other users see the mount (needs user_allow_other in /etc/fuse.conf unless root). */
@@ -128,7 +129,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     removexattr: (_path: string, _name: string, cb: Callback) => enosys(cb),
   };
 
-  const cache = String(opts.cacheSeconds ?? 0);
+  const entry = String(opts.entrySeconds ?? 1);
   // fuse-native only forwards a fixed list of -o options and drops zero values; the rest ride
   // along in fsname, which libfuse splits at commas like any -o list.
   // Not hard_remove: fuse-native crashes on the path-less calls it brings (I/O on an unlinked open
@@ -136,8 +137,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
   // auto_cache: on open, libfuse compares the file's mtime and size with the cached ones and keeps
   // the kernel's page cache when they match, so rereading an unchanged file costs no read calls; a
   // new version (from this mount or another node) has a new mtime, which drops the cache.
-  const entry = String(opts.entrySeconds ?? 1);
-  const extra = [`attr_timeout=${cache}`, `entry_timeout=${entry}`, `negative_timeout=${cache}`, 'auto_cache', 'big_writes', 'max_write=131072'];
+  const extra = ['attr_timeout=0', `entry_timeout=${entry}`, 'negative_timeout=0', 'auto_cache', 'big_writes', 'max_write=131072'];
   const fuse = new Fuse(mnt, ops, {
     fsname: [`basefs#${replica.name}`.replace(/[,\\]/g, '_'), ...extra].join(','),
     allowOther: opts.allowOther === true,

@@ -26,6 +26,12 @@ export class OpenFile {
   mode: number;
   /** An mtime asked for (utimens) while open: the commit's entry carries it. */
   mtime: number | null = null;
+  /**
+   * When the content last changed (create, write, truncate): the commit's timestamp unless an
+   * mtime was asked for. Fixed here rather than taken at commit so that the attributes shown
+   * while the file is open are the ones it has once saved.
+   */
+  changedAt = Date.now();
   /** Unlinked or replaced while open: never committed. */
   detached = false;
   /** Unlinked while open and kept by libfuse under a .fuse_hidden name until released. */
@@ -60,6 +66,12 @@ export class OpenFile {
     if (end > this.size) this.size = end;
     this.dirty = true;
     this.wrote = true;
+    this.changedAt = Date.now();
+  }
+
+  /** The mtime (and ctime) the file has once saved: what getattr shows while it is open. */
+  get savedTime(): number {
+    return this.mtime ?? this.changedAt;
   }
 
   truncate(load: () => Uint8Array, size: number): void {
@@ -69,6 +81,7 @@ export class OpenFile {
     if (size > this.size) data.fill(0, this.size, size);
     this.size = size;
     this.dirty = true;
+    this.changedAt = Date.now();
   }
 
   /** The committed-to-be bytes (a view, valid until the next change). */

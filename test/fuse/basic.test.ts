@@ -140,6 +140,23 @@ t.test('open files: created files show before close; unlink and rename while ope
   t.equal(await errnoOf(fsp.stat(join(mnt, 'gone'))), 'ENOENT');
 });
 
+t.test('an open file shows the size and times it will have once saved', async (t) => {
+  const { mnt } = await mountFresh(t);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  for (const existing of [false, true]) {
+    const h = await fsp.open(join(mnt, 'conf'), 'w');
+    await h.write(existing ? 'second version' : 'first');
+    const before = await h.stat();
+    await sleep(30); // the save at close comes later: its entry must still carry these times
+    const again = await h.stat();
+    await h.close();
+    const after = await fsp.stat(join(mnt, 'conf'));
+    for (const [what, s] of [['fstat later', again], ['stat after close', after]] as const) {
+      t.same([s.size, s.mtimeMs, s.ctimeMs], [before.size, before.mtimeMs, before.ctimeMs], `${existing ? 'rewrite' : 'new file'}: ${what}`);
+    }
+  }
+});
+
 t.test('a mount that cannot start says why in one line (MOUNTPOINT)', async (t) => {
   const { mnt, dir, replica } = await mountFresh(t);
   const refused = async (path: string, why: RegExp) => {
