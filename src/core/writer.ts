@@ -9,7 +9,7 @@
 import { err } from './errors.ts';
 import { ACTION, createEntry, type Action, type Entry } from './entry.ts';
 import { chunkFile, encodeMode } from './content.ts';
-import { toHex, type Hash } from './hash.ts';
+import { bytesEqual, toHex, type Hash } from './hash.ts';
 import type { KeyPair } from './keys.ts';
 import type { Log } from './log.ts';
 import { baseName, isWithin, normalizePath, parentPath } from './paths.ts';
@@ -71,6 +71,23 @@ export class Writer {
     if (found?.state.kind === 'dir') throw err('IS_DIR', `${p}: is a directory`);
     if (found !== undefined) return this.next(found.state.head, ACTION.WRITE, manifest, opts.mtime);
     return this.create(p, ACTION.WRITE, manifest, opts.mtime);
+  }
+
+  /**
+   * writeFile, unless the file already has exactly this content and mtime: then nothing is written
+   * and null is returned. A program that rewrites files unchanged (`cp -a` over an existing tree,
+   * a configuration tool re-rendering its templates) thus adds nothing to the log or the network.
+   */
+  writeFileIfChanged(path: string, data: Uint8Array, opts: { mtime: number }): Entry | null {
+    const s = this.view.find(normalizePath(path))?.state;
+    if (s?.kind === 'file' && s.content?.entry.action === ACTION.WRITE && s.mtime === Math.floor(opts.mtime)) {
+      const { manifest, blocks } = chunkFile(data);
+      if (bytesEqual(s.content.entry.content, manifest)) {
+        for (const b of blocks) this.blocks?.put(b.bytes); // idempotent; fills in any still missing here
+        return null;
+      }
+    }
+    return this.writeFile(path, data, opts);
   }
 
   /**

@@ -54,7 +54,10 @@ export class MountContext {
     return this.attrs.get(path);
   }
 
-  /** Write an open file's buffer as one entry (nothing if unchanged, detached or already saved). */
+  /**
+   * Write an open file's buffer as one entry: nothing if not changed since opened, detached or
+   * already saved, or if it was rewritten with the content and mtime it already had.
+   */
   commit(file: OpenFile): void {
     if (file.detached) return;
     if (!file.dirty) {
@@ -64,7 +67,7 @@ export class MountContext {
     }
     const w = this.writerFor(file.path);
     const at = file.savedTime;
-    w.writeFile(file.path, file.bytes(), { mtime: at });
+    w.writeFileIfChanged(file.path, file.bytes(), { mtime: at });
     if (file.created && file.mode !== DEFAULT_FILE_MODE) w.chmod(file.path, file.mode, { at });
     file.dirty = false;
     file.wrote = false;

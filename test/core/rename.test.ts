@@ -135,3 +135,20 @@ t.test('touch sets a file mtime with one entry and no new content; directories a
   w.mkdir('/d');
   t.equal(w.touch('/d', 1), null);
 });
+
+t.test('writeFileIfChanged writes nothing for the same content and mtime, and a version otherwise', async (t) => {
+  const fs = memoryFs();
+  const w = fs.writer(key(1));
+  const big = new Uint8Array(100_000).fill(3); // blocks, not inline content
+  w.writeFile('/big', big, { mtime: 1_600_000_000_000 });
+  w.writeFile('/small', text('v1'), { mtime: 1_600_000_000_000 });
+  const before = fs.log.size;
+  t.equal(w.writeFileIfChanged('/big', big, { mtime: 1_600_000_000_000 }), null, 'same blocks and mtime');
+  t.equal(w.writeFileIfChanged('/small', text('v1'), { mtime: 1_600_000_000_000 }), null, 'same inline content and mtime');
+  t.equal(fs.log.size, before, 'nothing written');
+  t.ok(w.writeFileIfChanged('/small', text('v1'), { mtime: 1_600_000_001_000 }), 'same content, new mtime: a version');
+  t.ok(w.writeFileIfChanged('/small', text('v2'), { mtime: 1_600_000_001_000 }), 'new content, same mtime: a version');
+  t.equal(str(fs.view.readFile('/small')), 'v2');
+  t.ok(w.writeFileIfChanged('/new', text('x'), { mtime: 1 }), 'a new file');
+  t.equal(fs.log.size, before + 3);
+});
