@@ -199,6 +199,7 @@ async function main(): Promise<void> {
       const m = await timedShell(recopy(p, src, mnt, removed));
       await settle(false);
       const pl = await timedShell(recopy(p, src, plain, removed));
+      resetTimes(tree, src); // cp -a moved the source's access times, which the mount takes as mtimes
       const s = await mountStats(mount);
       rounds.push({ round: r, ...change, mountMs: m.ms, plainMs: pl.ms, mountCpuMs: s.cpuMs - cpuMs, entries: s.entries });
       cpuMs = s.cpuMs;

@@ -136,7 +136,12 @@ export abstract class NodeHostCommand extends BasefsCommand {
 
     let replica: Replica;
     try {
-      replica = Replica.open(dir, { writable: true, key, sync: this.syncPolicy() });
+      replica = Replica.open(dir, {
+        writable: true,
+        key,
+        sync: this.syncPolicy(),
+        onSyncError: (e) => this.log('sync-failed', { error: String((e as Error)?.message ?? e), effect: 'writes refused until restart' }),
+      });
     } catch (e) {
       if (isBasefsError(e, 'LOCKED'))
         throw err('LOCKED', `filesystem '${this.name}' is locked by another process (is a node already running? see 'basefs members ${this.name}')`);

@@ -57,6 +57,9 @@ export class BlockStore {
   /** sync 'background': block files and directories written since the last syncAsync(). */
   readonly #pendingFiles = new Set<string>();
   readonly #pendingDirs = new Set<string>();
+  /** Those a running syncAsync() holds: syncPending() (at close) must not count them as done. */
+  readonly #syncingFiles = new Set<string>();
+  readonly #syncingDirs = new Set<string>();
   readonly #onWrite: (() => void) | undefined;
   /** Fan-out directories known to exist. */
   readonly #fanouts = new Set<string>();
@@ -174,7 +177,9 @@ export class BlockStore {
     } catch (e) {
       throw ioError(e, `cannot stat block ${hex}`);
     }
-    if (known !== undefined) return; // already stored (if it rotted since, get() will notice and remove it)
+    // Already stored, unless of another size: a block left empty by a power failure (written with
+    // sync 'background') is written again. Rot of the same size is caught by get(), which removes it.
+    if (known !== undefined && known.size === bytes.length) return;
     // pid: lets open() tell a dead writer's leftovers; the store's random tag: worker threads share the pid.
     const tmp = join(this.#tmpDir, `${hex}.${process.pid}.${this.#tmpTag}${(this.#tmpSeq++).toString(16)}`);
     try {
@@ -209,6 +214,8 @@ export class BlockStore {
     const dirs = [...this.#pendingDirs];
     this.#pendingFiles.clear();
     this.#pendingDirs.clear();
+    for (const f of files) this.#syncingFiles.add(f);
+    for (const d of dirs) this.#syncingDirs.add(d);
     try {
       for (const list of [files, dirs]) {
         for (let i = 0; i < list.length; i += SYNC_BATCH) await Promise.all(list.slice(i, i + SYNC_BATCH).map(fsyncPathAsync));
@@ -217,13 +224,16 @@ export class BlockStore {
       for (const f of files) this.#pendingFiles.add(f);
       for (const d of dirs) this.#pendingDirs.add(d);
       throw ioError(e, 'cannot sync blocks');
+    } finally {
+      for (const f of files) this.#syncingFiles.delete(f);
+      for (const d of dirs) this.#syncingDirs.delete(d);
     }
   }
 
-  /** The same, blocking (when closing). */
+  /** The same, blocking (when closing), for what is pending and what a running syncAsync holds. */
   syncPending(): void {
-    for (const f of this.#pendingFiles) fsyncPath(f);
-    for (const d of this.#pendingDirs) fsyncPath(d);
+    for (const f of new Set([...this.#pendingFiles, ...this.#syncingFiles])) fsyncPath(f);
+    for (const d of new Set([...this.#pendingDirs, ...this.#syncingDirs])) fsyncPath(d);
     this.#pendingFiles.clear();
     this.#pendingDirs.clear();
   }

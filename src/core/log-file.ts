@@ -304,6 +304,11 @@ export class LogFile {
     }
   }
 
+  /** Refuse further appends (IO), as after a failed fdatasync: the owner found durability lost. */
+  markFailed(): void {
+    if (this.#unusable === undefined) this.#unusable = 'failed';
+  }
+
   /** Flushes appends not yet synced, closes the file and releases the lock. Idempotent. */
   close(): void {
     if (this.#unusable === 'closed') return;

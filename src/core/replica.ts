@@ -8,7 +8,8 @@
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { err, isBasefsError } from './errors.ts';
+import { err } from './errors.ts';
+import { GroupCommit } from './group-commit.ts';
 import { ACTION, createEntry, ZERO_HASH, type Entry } from './entry.ts';
 import { chunkFile, decodeText } from './content.ts';
 import { BlockStore } from './block-store.ts';
@@ -28,6 +29,8 @@ export interface OpenOptions {
    * takes every change made meanwhile along (blocks first, then the log); durable() waits for it.
    */
   sync?: SyncPolicy;
+  /** sync 'background': a flush failed; the log then refuses further appends (IO). */
+  onSyncError?: (e: unknown) => void;
   key?: KeyPair | null;
   now?: () => number;
 }
@@ -79,13 +82,13 @@ export class Replica {
     const opened = LogFile.open(join(dir, 'log'), opts.sync ? { sync: opts.sync } : {});
     const log = new Log(opened.log);
     log.loadTrusted(opened.records);
-    if (background) flusher = new GroupCommit(blocks, opened.log);
+    if (background) flusher = new GroupCommit(blocks, opened.log, opts.onSyncError);
     return new Replica(dir, log, opened.log, blocks, opened.recovered, opts, flusher);
   }
 
   /**
    * Resolves once every change made before the call is on disk: at once unless opened with sync
-   * 'background'. Rejects (IO) if a flush failed; the log then refuses further appends.
+   * 'background' (see group-commit.ts). Rejects (IO) if a flush failed.
    */
   durable(): Promise<void> {
     return this.#flusher?.durable() ?? Promise.resolve();
@@ -135,84 +138,6 @@ export class Replica {
   close(): void {
     if (this.#flusher !== null && this.file !== null) this.#flusher.close(() => this.file?.close());
     else this.file?.close();
-  }
-}
-
-/**
- * The flush behind sync 'background': started by the first change, it fsyncs the blocks written so
- * far and then fdatasyncs the log, and runs again while changes came in meanwhile. One flush thus
- * covers every change made while the previous one ran, however many, and the writer never waits.
- * Blocks go first so that the log on disk names no block that is not; only a power failure in the
- * milliseconds before a flush can reverse that (the OS may write the log page early), and then the
- * file shows its previous version, as a file whose blocks are still on their way does.
- */
-class GroupCommit {
-  readonly #blocks: BlockStore;
-  readonly #file: LogFile;
-  /** Changes seen, and how many of them a completed flush covered. */
-  #changes = 0;
-  #durable = 0;
-  #running = false;
-  #failure: unknown = null;
-  #waiters: { upTo: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
-
-  constructor(blocks: BlockStore, file: LogFile) {
-    this.#blocks = blocks;
-    this.#file = file;
-  }
-
-  changed(): void {
-    this.#changes++;
-    if (!this.#running && this.#failure === null) void this.#run();
-  }
-
-  durable(): Promise<void> {
-    if (this.#failure !== null) return Promise.reject(this.#failure);
-    if (this.#durable >= this.#changes) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ upTo: this.#changes, resolve, reject }));
-  }
-
-  /** Flush what is pending synchronously (close() of the log fdatasyncs it) and answer every waiter. */
-  close(closeLog: () => void): void {
-    try {
-      this.#blocks.syncPending();
-      closeLog();
-      this.#durable = this.#changes;
-    } catch (e) {
-      this.#failure = e;
-      throw e;
-    } finally {
-      this.#settle();
-    }
-  }
-
-  async #run(): Promise<void> {
-    this.#running = true;
-    try {
-      while (this.#durable < this.#changes && this.#failure === null) {
-        const upTo = this.#changes;
-        await this.#blocks.syncAsync();
-        await this.#file.syncAsync();
-        this.#durable = Math.max(this.#durable, upTo);
-        this.#settle();
-      }
-    } catch (e) {
-      // A closed log was flushed by close(); anything else is a real failure.
-      if (!isBasefsError(e, 'CLOSED')) this.#failure = e;
-      this.#settle();
-    } finally {
-      this.#running = false;
-    }
-  }
-
-  #settle(): void {
-    const waiting = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiting) {
-      if (this.#failure !== null) w.reject(this.#failure);
-      else if (w.upTo <= this.#durable) w.resolve();
-      else this.#waiters.push(w);
-    }
   }
 }
 

@@ -62,6 +62,7 @@ export class MountContext {
     if (file.detached) return;
     if (!file.dirty) {
       if (file.mtime !== null && !file.created) this.writerFor(file.path).touch(file.path, file.mtime);
+      file.changedAt = file.savedTime; // what stat shows while it stays open
       file.mtime = null;
       return;
     }
@@ -69,6 +70,7 @@ export class MountContext {
     const at = file.savedTime;
     w.writeFileIfChanged(file.path, file.bytes(), { mtime: at });
     if (file.created && file.mode !== DEFAULT_FILE_MODE) w.chmod(file.path, file.mode, { at });
+    file.changedAt = at; // what stat shows while it stays open (between flush and release)
     file.dirty = false;
     file.wrote = false;
     file.created = false;

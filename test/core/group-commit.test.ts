@@ -5,7 +5,7 @@
  */
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,7 +78,7 @@ t.test("Replica sync 'background': one flush covers a burst, durable() waits for
   await t.resolves(r.durable(), 'nothing written yet');
   r.writer!.mkdir('/etc');
   for (let i = 0; i < 50; i++) r.writer!.writeFile(`/etc/f${i}`, enc(`content ${i}`.repeat(60)));
-  t.equal(r.blocks.unsynced, true, 'later blocks of the burst wait for the flush that is running');
+  t.equal(r.blocks.unsynced, true, 'the writes returned before any flush ran');
   await r.durable();
   t.equal(r.blocks.unsynced, false, 'durable() resolved after the blocks were flushed');
   r.writer!.writeFile('/etc/late', enc('late '.repeat(200)));
@@ -114,8 +114,45 @@ t.test("a process killed right after its writes returned loses none of them", as
 t.test('a block removed between its write and the flush does not fail the flush', async (t) => {
   const dir = bootstrap(t);
   const r = Replica.open(dir, { key: key(1), sync: 'background' });
-  r.writer!.writeFile('/x', enc('x'.repeat(600))); // its flush has started, its fsync not yet run
+  r.writer!.writeFile('/x', enc('x'.repeat(600))); // its flush is scheduled, not run
   for (const h of r.blocks.list()) unlinkSync(join(r.blocks.dir, toHex(h).slice(0, 2), toHex(h)));
   await t.resolves(r.durable());
   r.close();
+});
+
+t.test('a failed flush is reported, and the log then refuses writes (IO)', async (t) => {
+  const dir = bootstrap(t);
+  const errors: unknown[] = [];
+  const r = Replica.open(dir, { key: key(1), sync: 'background', onSyncError: (e) => errors.push(e) });
+  t.teardown(() => r.close());
+  const data = enc('y'.repeat(700));
+  r.writer!.writeFile('/y', data);
+  // Before the flush runs (it starts after this synchronous code), the block's fan-out directory
+  // becomes a symlink loop: opening anything in it for the fsync fails with ELOOP.
+  const fanout = join(r.blocks.dir, toHex(blockHash(data)).slice(0, 2));
+  renameSync(fanout, `${fanout}.away`);
+  symlinkSync(fanout, fanout);
+  t.teardown(() => {
+    unlinkSync(fanout);
+    renameSync(`${fanout}.away`, fanout);
+  });
+  await t.rejects(r.durable(), { code: 'IO' });
+  t.equal(errors.length, 1, 'reported once');
+  t.throws(() => r.writer!.writeFile('/z', enc('z')), { code: 'IO' }, 'no write is accepted that no flush would cover');
+});
+
+t.test('durable() after close resolves; a block left empty by a power failure is written again', async (t) => {
+  const dir = bootstrap(t);
+  const r = Replica.open(dir, { key: key(1), sync: 'background' });
+  const data = enc('w'.repeat(5000));
+  r.writer!.writeFile('/w', data);
+  r.close();
+  await t.resolves(r.durable());
+  const path = join(dir, 'blocks', toHex(blockHash(data)).slice(0, 2), toHex(blockHash(data)));
+  truncateSync(path, 0); // what a crash can leave of a block written without fsync
+  const again = Replica.open(dir, { key: key(1), sync: 'background' });
+  t.teardown(() => again.close());
+  again.blocks.put(data);
+  t.equal(statSync(path).size, 5000, 'the empty block file was replaced');
+  t.equal(str(again.view.readFile('/w')), 'w'.repeat(5000));
 });
