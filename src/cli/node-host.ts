@@ -151,6 +151,7 @@ export abstract class NodeHostCommand extends BasefsCommand {
     const self = `${host}:${port}`;
     const seeds = [...new Set([...joins, ...replica.seeds(), ...settings.seeds])].filter((s) => s !== self);
     let node: BasefsNode | null = null;
+    let closeFailed = false;
     let control: Awaited<ReturnType<typeof serveControl>> | null = null;
     let attached: Attached | null = null;
     let watcher: Watcher | null = null;
@@ -228,12 +229,18 @@ export abstract class NodeHostCommand extends BasefsCommand {
       if (attached !== null) await attached.close().catch((e: unknown) => this.log('detach-failed', { error: String(e) }));
       // The control socket closes last: `serf leave` waits for it to go as the sign of a finished leave.
       if (node !== null) await node.stop();
-      replica.close();
+      try {
+        replica.close();
+      } catch (e) {
+        // Its last flush failed (the disk?): say so, still release the control socket, exit 1.
+        closeFailed = true;
+        this.log('close-failed', { error: String((e as Error)?.message ?? e) });
+      }
       if (control !== null) await closeControl(control, sock);
     }
     this.log('stopped', { fs: this.name });
     this.#logListeners.clear();
-    return 0;
+    return closeFailed ? 1 : 0;
   }
 
   #key(): KeyPair | null {
