@@ -37,6 +37,11 @@ export function writeAll(fd: number, bytes: Uint8Array, position: number): void 
   }
 }
 
+/** open() errors of fsyncPath that mean there is nothing to sync (or nothing we can do). */
+const nothingToOpen = (e: unknown): boolean => errnoCode(e) === 'ENOENT' || errnoCode(e) === 'EISDIR' || errnoCode(e) === 'EPERM';
+/** fsync() errors of a platform that cannot fsync this kind of file (a directory). */
+const cannotSync = (e: unknown): boolean => errnoCode(e) === 'EINVAL' || errnoCode(e) === 'EBADF';
+
 /**
  * fsync by name: a directory, so that a create, rename or unlink inside it survives a power
  * failure, or a file written earlier without an fsync. Some platforms cannot open or fsync
@@ -47,13 +52,13 @@ export function fsyncPath(path: string): void {
   try {
     fd = openSync(path, 'r');
   } catch (e) {
-    if (errnoCode(e) === 'EISDIR' || errnoCode(e) === 'EPERM' || errnoCode(e) === 'ENOENT') return;
+    if (nothingToOpen(e)) return;
     throw e;
   }
   try {
     fsyncSync(fd);
   } catch (e) {
-    if (errnoCode(e) !== 'EINVAL' && errnoCode(e) !== 'EBADF') throw e;
+    if (!cannotSync(e)) throw e;
   } finally {
     closeSync(fd);
   }
@@ -65,13 +70,13 @@ export async function fsyncPathAsync(path: string): Promise<void> {
   try {
     handle = await openAsync(path, 'r');
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'EISDIR' || errnoCode(e) === 'EPERM') return;
+    if (nothingToOpen(e)) return;
     throw e;
   }
   try {
     await handle.sync();
   } catch (e) {
-    if (errnoCode(e) !== 'EINVAL' && errnoCode(e) !== 'EBADF') throw e;
+    if (!cannotSync(e)) throw e;
   } finally {
     await handle.close();
   }

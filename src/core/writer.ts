@@ -61,16 +61,8 @@ export class Writer {
    * (tar and rsync restore times); the default is now.
    */
   writeFile(path: string, data: Uint8Array, opts: { mtime?: number } = {}): Entry {
-    const { manifest, blocks } = chunkFile(data);
-    if (blocks.length > 0) {
-      if (this.blocks === null) throw err('NOT_SUPPORTED', 'this replica has no block store');
-      for (const b of blocks) this.blocks.put(b.bytes);
-    }
     const p = normalizePath(path);
-    const found = this.view.find(p);
-    if (found?.state.kind === 'dir') throw err('IS_DIR', `${p}: is a directory`);
-    if (found !== undefined) return this.next(found.state.head, ACTION.WRITE, manifest, opts.mtime);
-    return this.create(p, ACTION.WRITE, manifest, opts.mtime);
+    return this.storeFile(p, this.view.find(p), chunkFile(data), opts.mtime);
   }
 
   /**
@@ -79,15 +71,20 @@ export class Writer {
    * a configuration tool re-rendering its templates) thus adds nothing to the log or the network.
    */
   writeFileIfChanged(path: string, data: Uint8Array, opts: { mtime: number }): Entry | null {
-    const s = this.view.find(normalizePath(path))?.state;
-    if (s?.kind === 'file' && s.content?.entry.action === ACTION.WRITE && s.mtime === Math.floor(opts.mtime)) {
-      const { manifest, blocks } = chunkFile(data);
-      if (bytesEqual(s.content.entry.content, manifest)) {
-        for (const b of blocks) this.blocks?.put(b.bytes); // idempotent; fills in any still missing here
-        return null;
-      }
+    const p = normalizePath(path);
+    const found = this.view.find(p);
+    const chunked = chunkFile(data);
+    const s = found?.state;
+    if (
+      s?.kind === 'file' &&
+      s.content?.entry.action === ACTION.WRITE &&
+      s.mtime === Math.floor(opts.mtime) &&
+      bytesEqual(s.content.entry.content, chunked.manifest)
+    ) {
+      for (const b of chunked.blocks) this.blocks?.put(b.bytes); // idempotent; fills in any still missing here
+      return null;
     }
-    return this.writeFile(path, data, opts);
+    return this.storeFile(p, found, chunked, opts.mtime);
   }
 
   /**
@@ -242,6 +239,18 @@ export class Writer {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /** A file's blocks, then its WRITE entry (a new version of `found`, or a new path). */
+  private storeFile(p: string, found: ReturnType<View['find']>, chunked: ReturnType<typeof chunkFile>, mtime?: number): Entry {
+    const { manifest, blocks } = chunked;
+    if (blocks.length > 0) {
+      if (this.blocks === null) throw err('NOT_SUPPORTED', 'this replica has no block store');
+      for (const b of blocks) this.blocks.put(b.bytes);
+    }
+    if (found?.state.kind === 'dir') throw err('IS_DIR', `${p}: is a directory`);
+    if (found !== undefined) return this.next(found.state.head, ACTION.WRITE, manifest, mtime);
+    return this.create(p, ACTION.WRITE, manifest, mtime);
+  }
 
   /** Re-create directory `src` and everything below it at `dst` (parents before children). */
   private copyTree(src: string, dst: string, out: Entry[]): void {

@@ -60,20 +60,19 @@ export class MountContext {
    */
   commit(file: OpenFile): void {
     if (file.detached) return;
-    if (!file.dirty) {
-      if (file.mtime !== null && !file.created) this.writerFor(file.path).touch(file.path, file.mtime);
-      file.changedAt = file.savedTime; // what stat shows while it stays open
-      file.mtime = null;
-      return;
-    }
-    const w = this.writerFor(file.path);
     const at = file.savedTime;
-    w.writeFileIfChanged(file.path, file.bytes(), { mtime: at });
-    if (file.created && file.mode !== DEFAULT_FILE_MODE) w.chmod(file.path, file.mode, { at });
-    file.changedAt = at; // what stat shows while it stays open (between flush and release)
-    file.dirty = false;
-    file.wrote = false;
-    file.created = false;
+    if (file.dirty) {
+      const w = this.writerFor(file.path);
+      w.writeFileIfChanged(file.path, file.bytes(), { mtime: at });
+      if (file.created && file.mode !== DEFAULT_FILE_MODE) w.chmod(file.path, file.mode, { at });
+      file.dirty = false;
+      file.wrote = false;
+      file.created = false;
+    } else if (file.mtime !== null && !file.created) {
+      this.writerFor(file.path).touch(file.path, file.mtime);
+    }
+    // Saved: what stat shows while the file stays open (between flush and release) is this time.
+    file.changedAt = at;
     file.mtime = null;
   }
 

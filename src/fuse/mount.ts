@@ -54,13 +54,17 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
   const stopListening = replica.log.onAccept(() => ctx.attrs.invalidate());
   const onError = opts.onError ?? ((op, e) => process.stderr.write(`basefs mount: ${op}: ${String((e as Error)?.stack ?? e)}\n`));
 
+  /** The -errno to answer for a failure; unexpected ones (answered EIO) are reported too. */
+  const errno = (op: string, e: unknown): number => {
+    if (!isExpected(e)) onError(op, e);
+    return -toErrno(e);
+  };
   /** Run a synchronous operation and answer fuse-native: (0, value) or (-errno). */
   const call = (op: string, cb: Callback, fn: () => unknown) => {
     try {
       cb(0, fn());
     } catch (e) {
-      if (!isExpected(e)) onError(op, e);
-      cb(-toErrno(e));
+      cb(errno(op, e));
     }
   };
   /** read and write answer with a byte count (or -errno) as the first argument. */
@@ -68,8 +72,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     try {
       cb(fn());
     } catch (e) {
-      if (!isExpected(e)) onError(op, e);
-      cb(-toErrno(e));
+      cb(errno(op, e));
     }
   };
   /** An operation answered once its promise settles (fsync waits for the disk). */
@@ -78,15 +81,11 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     try {
       done = fn();
     } catch (e) {
-      if (!isExpected(e)) onError(op, e);
-      return cb(-toErrno(e));
+      return cb(errno(op, e));
     }
     done.then(
       () => cb(0),
-      (e: unknown) => {
-        if (!isExpected(e)) onError(op, e);
-        cb(-toErrno(e));
-      },
+      (e: unknown) => cb(errno(op, e)),
     );
   };
   const p = (path: string) => normalizePath(path);
