@@ -1,17 +1,13 @@
 import t, { type Test } from 'tap';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlockStore, MAX_BLOCK_BYTES } from '../../src/core/block-store.ts';
 import { blockHash, toHex } from '../../src/core/hash.ts';
+import { makeTempDir } from '../helpers/fs.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-function tempDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'basefs-blocks-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tempDir = (t: Test): string => makeTempDir(t, 'basefs-blocks-');
 
 /** Every file under the store directory, relative paths, sorted. */
 function filesIn(dir: string): string[] {

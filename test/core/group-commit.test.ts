@@ -5,24 +5,19 @@
  */
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, statSync, symlinkSync, truncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlockStore } from '../../src/core/block-store.ts';
 import { blockHash, toHex } from '../../src/core/hash.ts';
 import { LogFile } from '../../src/core/log-file.ts';
 import { bootstrapEntries, Replica } from '../../src/core/replica.ts';
-import { key } from '../helpers/fs.ts';
+import { key, makeTempDir } from '../helpers/fs.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const str = (b: Uint8Array): string => new TextDecoder().decode(b);
 
-function tempDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'basefs-group-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tempDir = (t: Test): string => makeTempDir(t, 'basefs-group-');
 
 function bootstrap(t: Test): string {
   const dir = join(tempDir(t), 'fs');

@@ -1,21 +1,17 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LogFile, MAX_RECORD_BYTES, readLog } from '../../src/core/log-file.ts';
 import { crashRecord } from './fixtures/crash-record.ts';
+import { makeTempDir } from '../helpers/fs.ts';
 
 const HEADER_BYTES = 16;
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 
-function tempDir(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'basefs-log-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tempDir = (t: Test): string => makeTempDir(t, 'basefs-log-');
 
 /** Deterministic pseudo-random bytes (mulberry32), so failures reproduce. */
 function pseudoRandomBytes(seed: number, n: number): Uint8Array {

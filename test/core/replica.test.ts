@@ -1,20 +1,15 @@
 /** A filesystem on disk: bootstrap, reopen, crash recovery, read-only snapshots, locking. */
-import t from 'tap';
-import { appendFileSync, mkdtempSync, rmSync, statSync, truncateSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import t, { type Test } from 'tap';
+import { appendFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { bootstrapEntries, Replica } from '../../src/core/replica.ts';
 import { toHex } from '../../src/core/hash.ts';
-import { key } from '../helpers/fs.ts';
+import { key, makeTempDir } from '../helpers/fs.ts';
 
 const enc = new TextEncoder();
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 
-function tmp(t: any): string {
-  const dir = mkdtempSync(join(tmpdir(), 'basefs-replica-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return join(dir, 'fs');
-}
+const tmp = (t: Test): string => join(makeTempDir(t, 'basefs-replica-'), 'fs');
 
 function bootstrap(dir: string) {
   const entries = bootstrapEntries('demo', [key(1), key(2)], ['127.0.0.1:7000', '127.0.0.2:7000'], 1_700_000_000_000);

@@ -1,4 +1,7 @@
-/** Helpers for core tests: deterministic keys, a bootstrapped in-memory log, a writer per key. */
+/** Helpers for core tests: deterministic keys, a bootstrapped in-memory log, a writer per key, temp dirs. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { keyPairFromSeed, type KeyPair } from '../../src/core/keys.ts';
 import { Log } from '../../src/core/log.ts';
 import { bootstrapEntries } from '../../src/core/replica.ts';
@@ -58,4 +61,11 @@ export function replicaOf(src: Log, order?: (entries: Uint8Array[]) => Uint8Arra
   const log = new Log(null);
   for (const b of order ? order(all) : all) log.ingest(b);
   return log;
+}
+
+/** A new directory under the system temp directory, removed when the test ends. */
+export function makeTempDir(t: { teardown(fn: () => void): void }, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
