@@ -9,8 +9,9 @@
  *      rounds of changing 5% of the files (3 added, 3 removed) and recopying with
  *      `rsync -a --atimes --open-noatime --delete` (see RSYNC; --cp: `cp -a` of the whole tree,
  *      which rewrites every file, plus `rm` of the removed ones). Both destinations get the same
- *      command, each after a `sync` (and the mount after its name cache expired: see settle). Targets: mount <= 10 x plain, round R / round 1 <= 1.2. --sync always opens the
- *      replica with an fsync per entry (as `basefs run`), --sync never without any, to see what
+ *      command, each after a `sync` (and the mount after its name cache expired: see settle).
+ *      Targets: mount <= 10 x plain, round R / round 1 <= 1.2. --sync always opens the replica
+ *      with an fsync per entry (as `basefs run`), --sync never without any, to see what
  *      durability costs.
  *   2. reads: the whole tree through `tar -cf - | wc -c`, cold (right after a remount of the same
  *      log) and cached (the second pass); the plain directory for reference.
@@ -88,11 +89,11 @@ const SYNC_WORDS: Record<SyncPolicy, string> = {
 };
 
 /**
- * Before each timed copy: `sync`, so that neither side pays for the other's dirty pages (the plain
- * cp -a took 0.02-0.27 s without it), and before a copy into the mount a wait past the kernel's
- * 1 s name cache (src/fuse/mount.ts, entrySeconds), so that every copy starts from the same cold
- * cache, as a periodic deployment would: a round run right after the previous copy was measured
- * up to 40% faster, which made round 1 look better than it is.
+ * Before each timed copy: `sync`, so that neither side pays for dirty pages the step before left
+ * (the plain copy is still the noisier figure: 0.02-0.18 s across runs), and before a copy into
+ * the mount a wait past the kernel's 1 s name cache (src/fuse/mount.ts, entrySeconds), so that
+ * every copy starts from the same cold cache, as a periodic deployment would: a round run right
+ * after the previous copy was measured up to 40% faster, which made round 1 look better than it is.
  */
 async function settle(mount: boolean): Promise<void> {
   await timedShell('sync');
