@@ -29,6 +29,11 @@ export interface Stat {
   ctime: number;
   /** Files: every block of the shown version is present. */
   complete: boolean;
+  /**
+   * Files: the entry (WRITE or LINK) giving the version shown, as hex; null while no version is
+   * complete here. It changes whenever the bytes a reader would get do.
+   */
+  version: string | null;
   /** The entry that proves this state, and who signed it. */
   head: Hash;
   author: Uint8Array;
@@ -97,10 +102,12 @@ export class View {
     const kind = s.kind as Stat['kind'];
     let size = 0;
     let complete = true;
+    let version: string | null = null;
     if (kind === 'file') {
       const shown = this.shownVersion(s);
       complete = shown !== null && shown === s.content;
       size = shown === null ? 0 : (this.manifestOf(shown)?.size ?? 0);
+      version = shown === null ? null : shown.key;
     } else if (kind === 'symlink' && s.content !== null) {
       size = s.content.entry.content.length;
     }
@@ -112,6 +119,7 @@ export class View {
       mtime: s.mtime,
       ctime: s.ctime,
       complete,
+      version,
       head: s.head.entry.hash,
       author: s.head.entry.author,
     };
@@ -141,14 +149,30 @@ export class View {
    * can fetch only the blocks it needs instead of the whole file.
    */
   shownManifest(path: string): Manifest {
+    return this.shownContent(path).manifest;
+  }
+
+  /** The version readers see (see shownManifest) and the entry that gives it (Stat.version). */
+  shownContent(path: string): { version: string; manifest: Manifest } {
     const found = this.find(path);
     if (found === undefined) throw err('NOT_FOUND', `${path}: no such file`);
     if (found.state.kind === 'dir') throw err('IS_DIR', `${path}: is a directory`);
     if (found.state.kind !== 'file') throw err('NOT_FOUND', `${path}: not a regular file`);
     const shown = this.shownVersion(found.state);
     const manifest = shown === null ? undefined : this.manifestOf(shown);
-    if (manifest === undefined) throw err('INCOMPLETE', `${path}: content not yet received`);
-    return manifest;
+    if (shown === null || manifest === undefined) throw err('INCOMPLETE', `${path}: content not yet received`);
+    return { version: shown.key, manifest };
+  }
+
+  /**
+   * The manifest of a version shown earlier (a Stat.version), whatever has replaced it since, or
+   * undefined when that entry or one of its blocks is not here. Lets a reader finish with the
+   * version it started on: the mount serves it to a kernel that still holds that version's size.
+   */
+  manifestOfVersion(version: string): Manifest | undefined {
+    const node = this.log.tree.get(version);
+    const m = node === undefined ? undefined : this.manifestOf(node);
+    return m !== undefined && m.blocks.every((b) => this.hasBlock(b)) ? m : undefined;
   }
 
   readlink(path: string): string {
