@@ -2,10 +2,10 @@
  * File attributes for FUSE from the view's Stat: type bits from the kind, permission bits from the
  * log (MODE entries, else the defaults), owner = the mounting user, times = entry timestamps.
  *
- * getattr is the most frequent call (the kernel's attribute cache is kept short so changes from
- * other nodes show at once), so stats are cached per path until the log accepts anything; a file
- * whose newest version is still missing blocks is never cached, since a block arriving (which is
- * no log event) changes what it shows.
+ * getattr is the most frequent call (the kernel keeps attributes only briefly, so changes from
+ * other nodes show within attr_timeout), so stats are cached per path until the log accepts
+ * anything; a file whose newest version is still missing blocks is never cached, since a block
+ * arriving (which is no log event) changes what it shows.
  */
 import type { Stat } from '../core/view.ts';
 import type { View } from '../core/view.ts';
@@ -45,6 +45,12 @@ export function fuseStat(kind: Stat['kind'], size: number, mode: number, mtime: 
   };
 }
 
+/** A path's attributes and, for a file, the version they describe (View's Stat.version). */
+export interface Shown {
+  st: FuseStat;
+  version: string | null;
+}
+
 export interface Owner {
   uid: number;
   gid: number;
@@ -53,7 +59,7 @@ export interface Owner {
 export class AttrCache {
   private readonly view: View;
   private readonly owner: Owner;
-  private readonly cache = new Map<string, FuseStat>();
+  private readonly cache = new Map<string, Shown>();
   private version = 0;
   private cachedVersion = 0;
 
@@ -69,6 +75,11 @@ export class AttrCache {
 
   /** The stat of a path in the log (throws NOT_FOUND). */
   get(path: string): FuseStat {
+    return this.shown(path).st;
+  }
+
+  /** The stat of a path in the log and the file version it describes (throws NOT_FOUND). */
+  shown(path: string): Shown {
     if (this.cachedVersion !== this.version) {
       this.cache.clear();
       this.cachedVersion = this.version;
@@ -76,11 +87,11 @@ export class AttrCache {
     const hit = this.cache.get(path);
     if (hit !== undefined) return hit;
     const s = this.view.stat(path);
-    const st = fuseStat(s.kind, s.size, s.mode, s.mtime, s.ctime, this.owner);
+    const shown = { st: fuseStat(s.kind, s.size, s.mode, s.mtime, s.ctime, this.owner), version: s.version };
     if (s.complete) {
       if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(path, st);
+      this.cache.set(path, shown);
     }
-    return st;
+    return shown;
   }
 }

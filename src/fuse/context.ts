@@ -5,10 +5,12 @@
  */
 import type { Replica } from '../core/replica.ts';
 import type { Writer } from '../core/writer.ts';
-import { AttrCache, fuseStat, type FuseStat, type Owner } from './attrs.ts';
+import type { Manifest } from '../core/content.ts';
+import { AttrCache, fuseStat, type FuseStat, type Owner, type Shown } from './attrs.ts';
 import { BlockCache } from './block-cache.ts';
 import { fail } from './errno.ts';
-import { OpenFiles, type OpenFile } from './open-files.ts';
+import { KernelAttrs } from './kernel-attrs.ts';
+import { OpenFiles, type OpenFile, type Snapshot } from './open-files.ts';
 
 const DEFAULT_FILE_MODE = 0o644;
 
@@ -18,12 +20,15 @@ export class MountContext {
   readonly files = new OpenFiles();
   readonly attrs: AttrCache;
   readonly blocks: BlockCache;
+  readonly kernel: KernelAttrs;
 
-  constructor(replica: Replica, owner: Owner) {
+  /** `holdMs`: how long the kernel may keep attributes it was given (see kernel-attrs.ts). */
+  constructor(replica: Replica, owner: Owner, opts: { holdMs?: number } = {}) {
     this.replica = replica;
     this.owner = owner;
     this.attrs = new AttrCache(replica.view, owner);
     this.blocks = new BlockCache(replica.blocks);
+    this.kernel = new KernelAttrs(opts.holdMs ?? 0);
   }
 
   get view() {
@@ -40,18 +45,56 @@ export class MountContext {
 
   /**
    * Attributes, with an open file's unsaved size, mode and times taking precedence over the log.
-   * They are exactly those the file will have once committed (mtime = ctime = the commit's
-   * timestamp), so they do not change when it is saved at close: a program that compares a
-   * file's stat before and after reading it (tar) sees no change.
+   * For the mount's own checks; what getattr answers goes through attrsForKernel.
    */
   stat(path: string): FuseStat {
+    return (this.unsaved(path) ?? this.attrs.shown(path)).st;
+  }
+
+  /**
+   * getattr: attributes the kernel will keep for attr_timeout, noted with the file version they
+   * describe (kernel-attrs.ts).
+   */
+  attrsForKernel(path: string): FuseStat {
+    const shown = this.unsaved(path) ?? this.attrs.shown(path);
+    this.kernel.answered(path, shown.version);
+    return shown.st;
+  }
+
+  /**
+   * The version a handle that starts reading now reads: the one whose size the kernel may still
+   * hold for this path, so that it is read whole, else the newest.
+   */
+  snapshotToRead(path: string): Snapshot {
+    const held = this.kernel.held(path);
+    const manifest: Manifest | undefined = held === null ? undefined : this.view.manifestOfVersion(held);
+    if (held !== null && manifest !== undefined) return { version: held, manifest };
+    return this.view.shownContent(path);
+  }
+
+  /** The whole content of a version (a Snapshot's manifest), through the block cache. */
+  contentOf(s: Snapshot): Uint8Array {
+    const out = new Uint8Array(s.manifest.size);
+    this.blocks.read(s.manifest, 0, s.manifest.size, out);
+    return out;
+  }
+
+  /**
+   * An open file's attributes while it has unsaved changes (or exists only here): exactly those
+   * it will have once committed (mtime = ctime = the commit's timestamp), so they do not change
+   * when it is saved at close: a program that compares a file's stat before and after reading it
+   * (tar) sees no change. The version they describe: the one last saved from this buffer, the
+   * log's when only a time is pending, none while the content is unsaved. Null when the log's
+   * attributes apply.
+   */
+  private unsaved(path: string): Shown | null {
     const open = this.files.get(path);
-    if (open !== undefined && (open.created || open.hidden || open.data !== null || open.mtime !== null)) {
-      const base = open.created || open.hidden ? null : this.attrs.get(path);
-      const t = open.savedTime;
-      return fuseStat('file', open.size, base?.mode ?? open.mode, t, t, this.owner);
-    }
-    return this.attrs.get(path);
+    if (open === undefined || !(open.created || open.hidden || open.data !== null || open.mtime !== null)) return null;
+    const t = open.savedTime;
+    if (open.created || open.hidden) return { st: fuseStat('file', open.size, open.mode, t, t, this.owner), version: null };
+    const base = this.attrs.shown(path);
+    if (open.data === null) return { st: fuseStat('file', base.st.size, base.st.mode, t, t, this.owner), version: base.version };
+    return { st: fuseStat('file', open.size, base.st.mode, t, t, this.owner), version: open.dirty ? null : open.savedVersion };
   }
 
   /**
@@ -68,6 +111,10 @@ export class MountContext {
       file.dirty = false;
       file.wrote = false;
       file.created = false;
+      // The kernel's size for this file is now this version's: it came from the writes and
+      // truncates, or from getattr answers about this very buffer.
+      file.savedVersion = this.view.stat(file.path).version;
+      this.kernel.answered(file.path, file.savedVersion);
     } else if (file.mtime !== null && !file.created) {
       this.writerFor(file.path).touch(file.path, file.mtime);
     }

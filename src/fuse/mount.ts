@@ -19,14 +19,21 @@ export interface MountOptions {
   /**
    * How long the kernel may trust a name it looked up (entry_timeout), in seconds; default 1.
    * With 0, every call re-looked up each directory on its path (a `cp -a` made ten getattr calls
-   * per file, now six), and each call is a round trip to this process. The cost: for up to this
+   * per file instead of six, before attributes were cached too), and each call is a round trip to
+   * this process. The cost: for up to this
    * long after another node removed or renamed a name, creating that same name here can fail
-   * (ENOENT or EEXIST). Attributes are never cached by the kernel: a cached size would cut a read
-   * of a file that another node has just made longer (measured: rsync rounds and reads would be
-   * twice as fast). Names that were not found are never cached either, so a file new on another
-   * node shows at once.
+   * (ENOENT or EEXIST). Names that were not found are never cached, so a file new on another node
+   * shows at once.
    */
   entrySeconds?: number;
+  /**
+   * How long the kernel may keep a file's attributes (attr_timeout), in seconds; default 1. It
+   * halves the calls of an rsync round (each lstat was a round trip). For up to this long a change
+   * from another node shows in stat with its old attributes, and a file read meanwhile (from its
+   * first read, up to a second more) is the version those attributes describe, whole
+   * (kernel-attrs.ts): never a new version cut at the old size.
+   */
+  attrSeconds?: number;
   /** Let other users see the mount (needs user_allow_other in /etc/fuse.conf unless root). */
   allowOther?: boolean;
   /** Called for unexpected failures inside an operation (answered with EIO). */
@@ -41,6 +48,8 @@ export interface Mounted {
   readonly ended: Promise<string>;
   /** Save open files and unmount; safe to call twice. */
   unmount(): Promise<void>;
+  /** How many of each FUSE call the mount has answered. */
+  calls(): Record<string, number>;
 }
 
 type Callback = (code: number, ...values: unknown[]) => void;
@@ -50,10 +59,15 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
   const mnt = checkMountpoint(mountpoint);
   const Fuse = await loadFuse();
   const user = userInfo();
-  const ctx = new MountContext(replica, { uid: user.uid, gid: user.gid });
+  const attr = opts.attrSeconds ?? 1;
+  // The kernel starts the attribute timeout when the asking process handles the reply, which a
+  // busy machine can delay: 1 s of margin before a version is no longer held.
+  const ctx = new MountContext(replica, { uid: user.uid, gid: user.gid }, { holdMs: attr > 0 ? (attr + 1) * 1000 : 0 });
   const stopListening = replica.log.onAccept(() => ctx.attrs.invalidate());
   const onError = opts.onError ?? ((op, e) => process.stderr.write(`basefs mount: ${op}: ${String((e as Error)?.stack ?? e)}\n`));
 
+  const calls = new Map<string, number>();
+  const tally = (op: string) => calls.set(op, (calls.get(op) ?? 0) + 1);
   /** The -errno to answer for a failure; unexpected ones (answered EIO) are reported too. */
   const errno = (op: string, e: unknown): number => {
     if (!isExpected(e)) onError(op, e);
@@ -61,6 +75,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
   };
   /** Run a synchronous operation and answer fuse-native: (0, value) or (-errno). */
   const call = (op: string, cb: Callback, fn: () => unknown) => {
+    tally(op);
     try {
       cb(0, fn());
     } catch (e) {
@@ -69,6 +84,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
   };
   /** read and write answer with a byte count (or -errno) as the first argument. */
   const count = (op: string, cb: (n: number) => void, fn: () => number) => {
+    tally(op);
     try {
       cb(fn());
     } catch (e) {
@@ -77,6 +93,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
   };
   /** An operation answered once its promise settles (fsync waits for the disk). */
   const later = (op: string, cb: Callback, fn: () => Promise<void>) => {
+    tally(op);
     let done: Promise<void>;
     try {
       done = fn();
@@ -89,14 +106,21 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     );
   };
   const p = (path: string) => normalizePath(path);
-  const enosys = (cb: Callback) => cb(-ERRNO.ENOSYS);
+  const enosys = (op: string, cb: Callback) => {
+    tally(op);
+    cb(-ERRNO.ENOSYS);
+  };
 
+  // No fgetattr: fuse-native 2.2.6 answers it with getattr(path) whatever is given, and without
+  // one libfuse does the same, so every attribute call arrives as getattr.
   const ops = {
     getattr: (path: string, cb: Callback) => call('getattr', cb, () => rd.getattr(ctx, p(path))),
-    fgetattr: (path: string, _fd: number, cb: Callback) => call('getattr', cb, () => rd.getattr(ctx, p(path))),
     readdir: (path: string, cb: Callback) => call('readdir', cb, () => rd.readdir(ctx, p(path))),
     opendir: (path: string, _flags: number, cb: Callback) => call('opendir', cb, () => rd.opendir(ctx, p(path))),
-    releasedir: (_path: string, _fd: number, cb: Callback) => cb(0),
+    releasedir: (_path: string, _fd: number, cb: Callback) => {
+      tally('releasedir');
+      cb(0);
+    },
     fsyncdir: (_path: string, _datasync: number, _fd: number, cb: Callback) => later('fsyncdir', cb, () => replica.durable()),
     readlink: (path: string, cb: Callback) => call('readlink', cb, () => rd.readlink(ctx, p(path))),
     access: (path: string, mode: number, cb: Callback) => call('access', cb, () => rd.access(ctx, p(path), mode)),
@@ -122,10 +146,10 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     chown: (path: string, uid: number, gid: number, cb: Callback) => call('chown', cb, () => meta.chown(ctx, p(path), uid, gid)),
     utimens: (path: string, atime: number, _mtime: number, cb: Callback) => call('utimens', cb, () => meta.utimens(ctx, p(path), atime)),
     // No extended attributes: ENOSYS makes the kernel stop asking (it asks on every write otherwise).
-    getxattr: (_path: string, _name: string, _position: number, cb: Callback) => enosys(cb),
-    listxattr: (_path: string, cb: Callback) => enosys(cb),
-    setxattr: (_path: string, _name: string, _value: Buffer, _position: number, _flags: number, cb: Callback) => enosys(cb),
-    removexattr: (_path: string, _name: string, cb: Callback) => enosys(cb),
+    getxattr: (_path: string, _name: string, _position: number, cb: Callback) => enosys('getxattr', cb),
+    listxattr: (_path: string, cb: Callback) => enosys('listxattr', cb),
+    setxattr: (_path: string, _name: string, _value: Buffer, _position: number, _flags: number, cb: Callback) => enosys('setxattr', cb),
+    removexattr: (_path: string, _name: string, cb: Callback) => enosys('removexattr', cb),
   };
 
   const entry = String(opts.entrySeconds ?? 1);
@@ -133,10 +157,10 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
   // along in fsname, which libfuse splits at commas like any -o list.
   // Not hard_remove: fuse-native crashes on the path-less calls it brings (I/O on an unlinked open
   // file); libfuse renames such a file to .fuse_hidden* instead, which ops/tree.ts handles.
-  // auto_cache: on open, libfuse compares the file's mtime and size with the cached ones and keeps
-  // the kernel's page cache when they match, so rereading an unchanged file costs no read calls; a
-  // new version (from this mount or another node) has a new mtime, which drops the cache.
-  const extra = ['attr_timeout=0', `entry_timeout=${entry}`, 'negative_timeout=0', 'auto_cache', 'big_writes', 'max_write=131072'];
+  // Not auto_cache: its check at open is a getattr whose answer libfuse keeps to itself, and
+  // kernel-attrs.ts counts on every answer reaching the kernel. Without it the kernel drops a
+  // file's cached pages at each open, so a reread costs read calls instead of that getattr.
+  const extra = [`attr_timeout=${attr}`, `entry_timeout=${entry}`, 'negative_timeout=0', 'big_writes', 'max_write=131072'];
   const fuse = new Fuse(mnt, ops, {
     fsname: [`basefs#${replica.name}`.replace(/[,\\]/g, '_'), ...extra].join(','),
     allowOther: opts.allowOther === true,
@@ -179,7 +203,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     })();
     return unmounting;
   };
-  return { mountpoint: mnt, ended, unmount };
+  return { mountpoint: mnt, ended, unmount, calls: () => Object.fromEntries(calls) };
 }
 
 /**

@@ -32,6 +32,8 @@ export class OpenFile {
    * while the file is open are the ones it has once saved.
    */
   changedAt = Date.now();
+  /** The version the last commit of this buffer saved (what getattr describes once it is clean). */
+  savedVersion: string | null = null;
   /** Unlinked or replaced while open: never committed. */
   detached = false;
   /** Unlinked while open and kept by libfuse under a .fuse_hidden name until released. */
@@ -58,7 +60,10 @@ export class OpenFile {
     return this.data;
   }
 
-  write(load: () => Uint8Array, src: Uint8Array, offset: number): void {
+  /** Write `src` at `offset`, or (null: O_APPEND) at the end of the content as loaded. */
+  write(load: () => Uint8Array, src: Uint8Array, at: number | null): void {
+    if (at === null) this.edit(load);
+    const offset = at ?? this.size;
     const end = offset + src.length;
     if (end > MAX_FILE_SIZE) fail('EFBIG', `${this.path}: files are at most ${MAX_FILE_SIZE} bytes`);
     this.reserve(load, end);
@@ -98,11 +103,20 @@ export class OpenFile {
   }
 }
 
+/** A file version a handle reads: the entry that gives it (View's Stat.version) and its manifest. */
+export interface Snapshot {
+  version: string;
+  manifest: Manifest;
+}
+
 export interface Handle {
   file: OpenFile;
   flags: number;
-  /** The version a read-only handle reads, taken at its first read (close-to-open consistency). */
-  snapshot: Manifest | null;
+  /**
+   * The version this handle reads while the file has no unsaved changes, fixed at its first read
+   * (close-to-open consistency; context.ts snapshotToRead says which version).
+   */
+  snapshot: Snapshot | null;
 }
 
 const O_ACCMODE = 3;

@@ -141,7 +141,8 @@ t.test('open files: created files show before close; unlink and rename while ope
 });
 
 t.test('an open file shows the size and times it will have once saved', async (t) => {
-  const { mnt } = await mountFresh(t);
+  // No kernel attribute cache, so that every stat below is answered by the mount.
+  const { mnt } = await mountFresh(t, { mount: { attrSeconds: 0 } });
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   for (const existing of [false, true]) {
     const h = await fsp.open(join(mnt, 'conf'), 'w');

@@ -35,7 +35,7 @@ export function write(ctx: MountContext, fd: number, data: Buffer, length: numbe
   const h = ctx.files.handle(fd);
   if (!writesData(h.flags)) fail('EBADF', `${h.file.path}: not open for writing`);
   const f = h.file;
-  f.write(() => ctx.view.readFile(f.path), data.subarray(0, length), (h.flags & O_APPEND) !== 0 ? f.size : offset);
+  f.write(() => ctx.view.readFile(f.path), data.subarray(0, length), (h.flags & O_APPEND) !== 0 ? null : offset);
   return length;
 }
 

@@ -11,7 +11,7 @@ import { fail } from '../errno.ts';
 const W_OK = 2;
 
 export function getattr(ctx: MountContext, path: string): FuseStat {
-  return ctx.stat(path);
+  return ctx.attrsForKernel(path);
 }
 
 export function readdir(ctx: MountContext, path: string): string[] {
@@ -79,8 +79,8 @@ export function read(ctx: MountContext, fd: number, out: Buffer, length: number,
     out.set(f.bytes().subarray(offset, end));
     return end - offset;
   }
-  h.snapshot ??= ctx.view.shownManifest(f.path);
-  return ctx.blocks.read(h.snapshot, offset, length, out);
+  h.snapshot ??= ctx.snapshotToRead(f.path);
+  return ctx.blocks.read(h.snapshot.manifest, offset, length, out);
 }
 
 /** The directory a new path would go in must exist and be a directory. */

@@ -33,6 +33,7 @@ export function unlink(ctx: MountContext, path: string): void {
   if (ctx.view.stat(path).kind === 'dir') fail('EISDIR', `${path}: is a directory`);
   ctx.writerFor(path).delete(path);
   ctx.files.detach(path);
+  ctx.kernel.forget(path);
 }
 
 /** libfuse's name for a file unlinked while open (it renames instead, and unlinks at release). */
@@ -45,10 +46,12 @@ export function rename(ctx: MountContext, from: string, to: string): void {
   ctx.writerFor(to);
   // A file still being written under `from` must be in the log to be moved with the rest.
   ctx.commitWithin(from);
+  const dir = ctx.view.stat(from).kind === 'dir';
   w.rename(from, to);
   if (from !== to) {
     ctx.files.detach(to);
     ctx.files.move(from, to);
+    ctx.kernel.move(from, to, dir);
   }
 }
 
@@ -57,10 +60,12 @@ function hide(ctx: MountContext, open: OpenFile, from: string, to: string): void
   const inLog = ctx.view.exists(from);
   const w = ctx.writerFor(from);
   if (inLog) {
-    open.edit(() => ctx.view.readFile(from));
+    // The version the kernel holds the size of (what its handles were given), as a reader would.
+    open.edit(() => ctx.contentOf(ctx.snapshotToRead(from)));
     w.delete(from);
   }
   ctx.files.hide(from, to);
+  ctx.kernel.forget(from);
 }
 
 export function symlink(ctx: MountContext, target: string, path: string): void {
