@@ -16,7 +16,7 @@ export type MountRequest = { cmd: 'mount'; dir: string; mnt: string; sync: SyncP
 
 export type MountReply =
   | { cmd: 'mount'; openMs: number; mountMs: number; entries: number }
-  | { cmd: 'stats'; entries: number; rss: number; errors: number; cpuMs: number }
+  | { cmd: 'stats'; entries: number; rss: number; errors: number; cpuMs: number; calls: Record<string, number> }
   | { cmd: 'stop' };
 
 let replica: Replica | null = null;
@@ -41,7 +41,14 @@ async function handle(req: MountRequest): Promise<MountReply> {
     case 'stats': {
       // CPU time (user + system) of the mount process: unlike wall time, barely moved by other load.
       const cpu = process.cpuUsage();
-      return { cmd: 'stats', entries: replica?.log.size ?? 0, rss: process.memoryUsage().rss, errors, cpuMs: (cpu.user + cpu.system) / 1000 };
+      return {
+        cmd: 'stats',
+        entries: replica?.log.size ?? 0,
+        rss: process.memoryUsage().rss,
+        errors,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        calls: mounted?.calls() ?? {},
+      };
     }
     case 'stop':
       await release();

@@ -9,7 +9,7 @@
  *      rounds of changing 5% of the files (3 added, 3 removed) and recopying with
  *      `rsync -a --atimes --open-noatime --delete` (see RSYNC; --cp: `cp -a` of the whole tree,
  *      which rewrites every file, plus `rm` of the removed ones). Both destinations get the same
- *      command, each after a `sync` (and the mount after its name cache expired: see settle).
+ *      command, each after a `sync` (and the mount after its kernel caches expired: see settle).
  *      Targets: mount <= 10 x plain, round R / round 1 <= 1.2. --sync always opens the replica
  *      with an fsync per entry (as `basefs run`), --sync never without any, to see what
  *      durability costs.
@@ -91,9 +91,10 @@ const SYNC_WORDS: Record<SyncPolicy, string> = {
 /**
  * Before each timed copy: `sync`, so that neither side pays for dirty pages the step before left
  * (the plain copy is still the noisier figure: 0.02-0.18 s across runs), and before a copy into
- * the mount a wait past the kernel's 1 s name cache (src/fuse/mount.ts, entrySeconds), so that
- * every copy starts from the same cold cache, as a periodic deployment would: a round run right
- * after the previous copy was measured up to 40% faster, which made round 1 look better than it is.
+ * the mount a wait past the kernel's 1 s name and attribute caches (src/fuse/mount.ts,
+ * entrySeconds and attrSeconds), so that every copy starts from the same cold cache, as a periodic
+ * deployment would: a round run right after the previous copy was measured up to 40% faster, which
+ * made round 1 look better than it is.
  */
 async function settle(mount: boolean): Promise<void> {
   await timedShell('sync');
@@ -112,7 +113,14 @@ interface RoundRow extends RoundChange {
   /** CPU time the mount process spent in the round (its wall time also counts the clients and other load). */
   mountCpuMs: number;
   entries: number;
+  /** FUSE calls the mount answered during the copy, and how many of them were getattr. */
+  calls: number;
+  getattrCalls: number;
 }
+
+type CallCounts = Record<string, number>;
+const allCalls = (c: CallCounts): number => Object.values(c).reduce((a, b) => a + b, 0);
+const getattrCalls = (c: CallCounts): number => c['getattr'] ?? 0;
 
 /**
  * --atimes works around a mount limitation: fuse-native hands the mount only the access time of a
@@ -192,6 +200,7 @@ async function main(): Promise<void> {
 
     const rounds: RoundRow[] = [];
     let cpuMs = afterFirst.cpuMs;
+    let calls = afterFirst.calls;
     for (let r = 1; r <= p.rounds; r++) {
       const before = new Set(tree.files.keys());
       const change = applyRound(tree, src, r);
@@ -202,8 +211,11 @@ async function main(): Promise<void> {
       const pl = await timedShell(recopy(p, src, plain, removed));
       resetTimes(tree, src); // cp -a moved the source's access times, which the mount takes as mtimes
       const s = await mountStats(mount);
-      rounds.push({ round: r, ...change, mountMs: m.ms, plainMs: pl.ms, mountCpuMs: s.cpuMs - cpuMs, entries: s.entries });
+      const roundCalls = allCalls(s.calls) - allCalls(calls);
+      const roundGetattr = getattrCalls(s.calls) - getattrCalls(calls);
+      rounds.push({ round: r, ...change, mountMs: m.ms, plainMs: pl.ms, mountCpuMs: s.cpuMs - cpuMs, entries: s.entries, calls: roundCalls, getattrCalls: roundGetattr });
       cpuMs = s.cpuMs;
+      calls = s.calls;
       progress(`round ${r}/${p.rounds}: mount ${fmt(m.ms)} ms, plain ${fmt(pl.ms)} ms (${fmt(m.ms / pl.ms)} x), ${s.entries} entries`);
     }
     // The figures only count if the mount holds exactly the source tree.
@@ -256,15 +268,21 @@ async function main(): Promise<void> {
     const cpuGrowth = lastOverFirst((r) => r.mountCpuMs);
     const readyMedian = median(ready.map((x) => x.readyMs));
     const bigEntries = ready[0]?.entries ?? 0;
-    const maxRatio = Math.max(firstRatio, ...ratios);
     // The plain rsync takes 40 or 70 ms from one round to the next: all rounds together is the steadier ratio.
     const total = (f: (r: RoundRow) => number): number => rounds.reduce((sum, r) => sum + f(r), 0);
     const allRoundsRatio = total((r) => r.mountMs) / total((r) => r.plainMs);
     const targets: Record<string, Verdict> = {
-      copy_vs_plain: {
-        target: `<= ${COPY_RATIO_TARGET} x plain, every copy`,
-        measured: `initial ${fmt(firstRatio)} x; rounds: all together ${fmt(allRoundsRatio)} x, median ${fmt(median(ratios))} x, max ${fmt(Math.max(...ratios))} x`,
-        met: same && maxRatio <= COPY_RATIO_TARGET,
+      // Two verdicts, since they fail for different reasons: the initial copy into an empty mount
+      // is ~11 FUSE calls and one signed entry per file against a plain copy into the page cache.
+      rounds_vs_plain: {
+        target: `<= ${COPY_RATIO_TARGET} x plain, every recopy round`,
+        measured: `all ${rounds.length} together ${fmt(allRoundsRatio)} x, median ${fmt(median(ratios))} x, max ${fmt(Math.max(...ratios))} x`,
+        met: same && Math.max(...ratios) <= COPY_RATIO_TARGET,
+      },
+      initial_vs_plain: {
+        target: `<= ${COPY_RATIO_TARGET} x plain, initial cp -a`,
+        measured: `${fmt(firstRatio)} x (${fmt(firstMount.ms / 1000)} s against ${fmt(firstPlain.ms / 1000)} s)`,
+        met: same && firstRatio <= COPY_RATIO_TARGET,
       },
       round_growth: {
         target: `round ${p.rounds} / round 1 <= ${GROWTH_TARGET}`,
@@ -286,16 +304,16 @@ async function main(): Promise<void> {
     out.push(`tree: ${initialFiles} files, ${initialLinks} symlinks, ${tree.dirs.length} directories, ${fmt(initialBytes / 1e6)} MB${sizeNote}`);
     out.push(`mount: replica opened with a key, ${SYNC_WORDS[p.sync]}, no node; plain: a directory on ${p.plainOn === 'shm' ? 'tmpfs (/dev/shm)' : 'the same work disk as the replica'}`);
     out.push(`each round: ${rounds[0]?.changed ?? 0} files rewritten, 3 added, 3 removed; recopy: ${p.tool === 'rsync' ? `\`${RSYNC} SRC/ DST/\`` : '`cp -a SRC/. DST/` + `rm` of the removed files'}`);
-    out.push('before each timed copy: sync, and for the mount a 1.1 s wait (its kernel name cache expires: every copy starts cold)');
+    out.push('before each timed copy: sync, and for the mount a 1.1 s wait (its kernel name and attribute caches expire: every copy starts cold)');
     out.push(`mount holds exactly the source tree after the last round (diff -r): ${same ? 'yes' : 'NO'}`);
     out.push('');
     const shown = rounds.filter((r) => r.round <= 3 || r.round > p.rounds - 3 || r.round % 5 === 0);
     out.push(
       textTable(
-        ['copy', 'mount s', 'plain s', 'mount/plain', 'mount CPU s', 'log entries'],
+        ['copy', 'mount s', 'plain s', 'mount/plain', 'mount CPU s', 'FUSE calls', 'log entries'],
         [
-          ['initial cp -a', firstMount.ms / 1000, firstPlain.ms / 1000, firstRatio, afterFirst.cpuMs / 1000, afterFirst.entries],
-          ...shown.map((r) => [`round ${r.round}`, r.mountMs / 1000, r.plainMs / 1000, r.mountMs / r.plainMs, r.mountCpuMs / 1000, r.entries]),
+          ['initial cp -a', firstMount.ms / 1000, firstPlain.ms / 1000, firstRatio, afterFirst.cpuMs / 1000, allCalls(afterFirst.calls), afterFirst.entries],
+          ...shown.map((r) => [`round ${r.round}`, r.mountMs / 1000, r.plainMs / 1000, r.mountMs / r.plainMs, r.mountCpuMs / 1000, r.calls, r.entries]),
         ],
       ),
     );
@@ -303,6 +321,10 @@ async function main(): Promise<void> {
     out.push(`all ${rounds.length} rounds together: mount ${fmt(total((r) => r.mountMs) / 1000)} s, plain ${fmt(total((r) => r.plainMs) / 1000)} s: ${fmt(allRoundsRatio)} x`);
     out.push(`round ${p.rounds} / round 1: ${fmt(growth)}; median of the last ${k} / first ${k} rounds: ${fmt(growthMedian)}; the same for the mount's CPU time: ${fmt(cpuGrowth)}`);
     out.push('(mount CPU: user + system time of the mount process during the copy, including the mount and process start-up for the initial copy)');
+    out.push(
+      `FUSE calls: initial copy ${fmt(allCalls(afterFirst.calls) / (initialFiles + initialLinks))} per file or symlink (getattr ${getattrCalls(afterFirst.calls)} of ${allCalls(afterFirst.calls)}); ` +
+        `median round ${fmt(median(rounds.map((r) => r.calls)))} (getattr ${fmt(median(rounds.map((r) => r.getattrCalls)))})`,
+    );
     out.push('');
     out.push(`Whole-tree read (tar -cf - | wc -c, ${fmt(cold.bytes / 1e6)} MB of tar stream)`);
     out.push(
@@ -334,8 +356,17 @@ async function main(): Promise<void> {
       plain: p.plainOn,
       tree: { files: initialFiles, symlinks: initialLinks, dirs: tree.dirs.length, bytes: initialBytes },
       identical: same,
-      initial: { mountS: firstMount.ms / 1000, plainS: firstPlain.ms / 1000, ratio: firstRatio, entries: afterFirst.entries },
-      rounds: rounds.map((r) => ({ round: r.round, mountS: r.mountMs / 1000, plainS: r.plainMs / 1000, ratio: r.mountMs / r.plainMs, mountCpuS: r.mountCpuMs / 1000, entries: r.entries })),
+      initial: { mountS: firstMount.ms / 1000, plainS: firstPlain.ms / 1000, ratio: firstRatio, entries: afterFirst.entries, calls: afterFirst.calls },
+      rounds: rounds.map((r) => ({
+        round: r.round,
+        mountS: r.mountMs / 1000,
+        plainS: r.plainMs / 1000,
+        ratio: r.mountMs / r.plainMs,
+        mountCpuS: r.mountCpuMs / 1000,
+        entries: r.entries,
+        calls: r.calls,
+        getattrCalls: r.getattrCalls,
+      })),
       allRoundsRatio,
       round1S: (r1?.mountMs ?? NaN) / 1000,
       roundLastS: (rN?.mountMs ?? NaN) / 1000,
