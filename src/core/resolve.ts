@@ -270,7 +270,9 @@ function fold(branch: Node[], last: number): PathState {
         s = { kind: 'gone', incarnation: null, content: null, versions: [], mode: 0, mtime: e.timestamp };
         break;
       case ACTION.MODE:
-        if (s.kind !== 'gone') s = { ...s, mode: decodeMode(e.content) };
+        // A directory has no content entries: its mtime is that of its newest MODE (a chmod, which
+        // the mount dates at the mtime it had, or a touch, which is a MODE of the same mode).
+        if (s.kind !== 'gone') s = { ...s, mode: decodeMode(e.content), mtime: s.kind === 'dir' ? e.timestamp : s.mtime };
         break;
       case ACTION.REVERT: {
         const back = n.revertTo !== undefined ? snapshots.get(n.revertTo) : undefined;

@@ -89,13 +89,17 @@ export class Writer {
 
   /**
    * Set a file's mtime: the same content again (no new blocks) in an entry stamped `mtime`, since
-   * the mtime shown is the timestamp of the entry that defines the content. Null when there is
-   * nothing to change (already that mtime, or not a file: a directory's mtime is its MKDIR's).
+   * the mtime shown is the timestamp of the entry that defines the content; a directory's: a MODE
+   * of its mode, stamped `mtime`. Null when there is nothing to change (already that mtime, or a
+   * symlink).
    */
   touch(path: string, mtime: number): Entry | null {
     const p = normalizePath(path);
     const s = this.mustFind(p);
-    if (s.kind !== 'file' || s.content === null || s.mtime === Math.floor(mtime)) return null;
+    if (s.mtime === Math.floor(mtime)) return null;
+    // A directory's mtime is its newest MODE's timestamp (resolve.ts): the same mode, dated.
+    if (s.kind === 'dir') return this.next(s.head, ACTION.MODE, encodeMode(s.mode), mtime);
+    if (s.kind !== 'file' || s.content === null) return null;
     return this.next(s.head, s.content.entry.action, s.content.entry.content, mtime);
   }
 
@@ -259,7 +263,8 @@ export class Writer {
       const s = this.mustFind(st.path);
       if (s.kind === 'dir') {
         out.push(this.create(target, ACTION.MKDIR, new Uint8Array(0), s.mtime));
-        if (s.mode !== DEFAULT_DIR_MODE) out.push(this.chmod(target, s.mode));
+        // Dated at the mtime: a directory's newest MODE gives its mtime (resolve.ts).
+        if (s.mode !== DEFAULT_DIR_MODE) out.push(this.chmod(target, s.mode, { at: s.mtime }));
       } else out.push(...this.copyLeaf(s, target));
     }
   }

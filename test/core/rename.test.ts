@@ -1,6 +1,7 @@
 import t from 'tap';
 import { key, memoryFs, replicaOf } from '../helpers/fs.ts';
 import { View } from '../../src/core/view.ts';
+import { ACTION } from '../../src/core/entry.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -124,7 +125,7 @@ t.test('authority is checked at both ends before anything is written', async (t)
   t.equal(str(fs.view.readFile('/home/moved/x')), 'x');
 });
 
-t.test('touch sets a file mtime with one entry and no new content; directories are left alone', async (t) => {
+t.test('touch sets a file mtime with one entry and no new content', async (t) => {
   const fs = memoryFs();
   const w = fs.writer(key(1));
   w.writeFile('/f', text('same'));
@@ -132,8 +133,28 @@ t.test('touch sets a file mtime with one entry and no new content; directories a
   t.equal(fs.view.stat('/f').mtime, 1_500_000_000_000);
   t.equal(str(fs.view.readFile('/f')), 'same');
   t.equal(w.touch('/f', 1_500_000_000_000), null, 'no entry when the mtime is already that');
+  w.symlink('/l', 'f');
+  t.equal(w.touch('/l', 1), null, 'a symlink keeps its time');
+});
+
+t.test('a directory\'s mtime is its newest MODE entry\'s: touch, chmod dated, rename keeps it', async (t) => {
+  const fs = memoryFs();
+  const w = fs.writer(key(1));
   w.mkdir('/d');
-  t.equal(w.touch('/d', 1), null);
+  w.writeFile('/d/f', text('x'));
+  const made = fs.view.stat('/d').mtime;
+  const e = w.touch('/d', 1_500_000_000_000);
+  t.equal(e?.action, ACTION.MODE, 'one MODE entry');
+  t.same([fs.view.stat('/d').mtime, fs.view.stat('/d').mode], [1_500_000_000_000, 0o755], 'mtime set, mode unchanged');
+  t.same(fs.view.readdir('/d'), ['f'], 'the directory keeps its children');
+  t.equal(w.touch('/d', 1_500_000_000_000), null, 'no entry when the mtime is already that');
+  w.chmod('/d', 0o700, { at: fs.view.stat('/d').mtime });
+  t.same([fs.view.stat('/d').mtime, fs.view.stat('/d').mode], [1_500_000_000_000, 0o700], 'a chmod dated at the mtime keeps it');
+  w.rename('/d', '/e');
+  t.same([fs.view.stat('/e').mtime, fs.view.stat('/e').mode], [1_500_000_000_000, 0o700], 'a moved directory keeps mtime and mode');
+  t.ok(made !== 1_500_000_000_000);
+  const copy = replicaOf(fs.log);
+  t.equal(new View(copy).stat('/e').mtime, 1_500_000_000_000, 'every replica shows the same');
 });
 
 t.test('writeFileIfChanged writes nothing for the same content and mtime, and a version otherwise', async (t) => {

@@ -140,6 +140,23 @@ t.test('open files: created files show before close; unlink and rename while ope
   t.equal(await errnoOf(fsp.stat(join(mnt, 'gone'))), 'ENOENT');
 });
 
+t.test('a directory keeps the mtime it is given; a chmod keeps it too', async (t) => {
+  const { mnt, replica } = await mountFresh(t);
+  const d = join(mnt, 'etc');
+  await fsp.mkdir(d);
+  await fsp.writeFile(join(d, 'f'), 'x');
+  await fsp.utimes(d, 1_600_000_000, 1_600_000_000);
+  t.equal((await fsp.stat(d)).mtimeMs, 1_600_000_000_000);
+  const size = replica.log.size;
+  await fsp.utimes(d, 1_600_000_000, 1_600_000_000);
+  t.equal(replica.log.size, size, 'the same time again writes nothing');
+  await fsp.chmod(d, 0o700);
+  const st = await fsp.stat(d);
+  t.same([st.mode & 0o777, st.mtimeMs], [0o700, 1_600_000_000_000]);
+  t.equal(replica.view.stat('/etc').mtime, 1_600_000_000_000, 'in the log');
+  t.same(await fsp.readdir(d), ['f'], 'its content untouched');
+});
+
 t.test('an open file shows the size and times it will have once saved', async (t) => {
   // No kernel attribute cache, so that every stat below is answered by the mount.
   const { mnt } = await mountFresh(t, { mount: { attrSeconds: 0 } });

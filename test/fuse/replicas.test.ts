@@ -50,6 +50,8 @@ t.test('a key without authority gets EACCES and nothing is written', async (t) =
   await fsp.writeFile(p('home/mine'), 'ok');
   t.equal(await fsp.readFile(p('home/mine'), 'utf8'), 'ok', 'allowed below its grant');
   const size = replica.log.size;
+  // rsync or tar into the grant sets the time of its top directory, which the key may not change.
+  await fsp.utimes(p('home'), 1_600_000_000, 1_600_000_000);
   t.equal(await errnoOf(fsp.writeFile(p('etc/new'), 'x')), 'EACCES', 'create outside the grant');
   t.equal(await errnoOf(fsp.writeFile(p('etc/root.conf'), 'x')), 'EACCES', 'overwrite outside the grant');
   t.equal(await errnoOf(fsp.appendFile(p('etc/root.conf'), 'x')), 'EACCES');
