@@ -8,7 +8,7 @@
  * Every mtime is a whole second derived from the file's version: rsync's quick check (size and
  * mtime) then sees exactly the files a round changed, whatever resolution the destination keeps.
  */
-import { chmodSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { seededRandom } from './stats.ts';
 
@@ -120,11 +120,18 @@ function writeFile(root: string, path: string, f: TreeFile): number {
 }
 
 /**
- * Put every file's access time back to its mtime after a reader moved it (relatime): the recopy
- * with `rsync --atimes` hands the access time to the mount as the mtime (bench/fuse.ts, RSYNC).
+ * Put every file's and directory's access time back to its mtime after a reader moved it
+ * (relatime): the recopy with `rsync --atimes` hands a file's access time to the mount as the
+ * mtime (bench/fuse.ts, RSYNC), and `cp -a` (--cp) a directory's too. A directory keeps the mtime
+ * its last change gave it.
  */
 export function resetTimes(tree: Tree, root: string): void {
   for (const [p, f] of tree.files) setTimes(join(root, p), f);
+  for (const d of ['', ...tree.dirs]) {
+    const abs = join(root, d);
+    const { mtime } = statSync(abs);
+    utimesSync(abs, mtime, mtime);
+  }
 }
 
 /** Write the whole tree under `root` (a plain directory). */
