@@ -174,7 +174,10 @@ export class Writer {
     return this.next(found.head, ACTION.DELETE, new Uint8Array(0));
   }
 
-  /** `at` (ms): the entry's timestamp, which becomes the path's ctime; default now. */
+  /**
+   * `at` (ms): the entry's timestamp, which becomes the path's ctime, and a directory's mtime too
+   * (resolve.ts); default now.
+   */
   chmod(path: string, mode: number, opts: { at?: number } = {}): Entry {
     return this.next(this.mustFind(normalizePath(path)).head, ACTION.MODE, encodeMode(mode), opts.at);
   }

@@ -113,8 +113,9 @@ export interface Handle {
   file: OpenFile;
   flags: number;
   /**
-   * The version this handle reads while the file has no unsaved changes, fixed at its first read
-   * (close-to-open consistency; context.ts snapshotToRead says which version).
+   * The version this handle reads while its OpenFile has no buffer (nothing written or truncated
+   * through the mount since it was opened), fixed at its first read (close-to-open consistency;
+   * context.ts snapshotToRead says which version).
    */
   snapshot: Snapshot | null;
 }

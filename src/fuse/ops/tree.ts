@@ -12,8 +12,9 @@ const DEFAULT_DIR_MODE = 0o755;
 
 export function mkdir(ctx: MountContext, path: string, mode: number): void {
   const w = ctx.writerFor(path);
-  w.mkdir(path);
-  if ((mode & 0o7777) !== DEFAULT_DIR_MODE) w.chmod(path, mode & 0o7777);
+  const made = w.mkdir(path);
+  // Dated as the MKDIR, so that the directory's mtime is its creation time either way.
+  if ((mode & 0o7777) !== DEFAULT_DIR_MODE) w.chmod(path, mode & 0o7777, { at: made.timestamp });
 }
 
 export function rmdir(ctx: MountContext, path: string): void {
