@@ -69,6 +69,8 @@ export interface Attached {
   close(): Promise<void>;
   /** Resolves (with a reason) if what was attached ends by itself: the node then shuts down too. */
   ended?: Promise<string>;
+  /** How long a watcher script should wait before reading a changed path through it (a mount). */
+  settleMs?: (path: string) => number;
 }
 
 export abstract class NodeHostCommand extends BasefsCommand {
@@ -181,6 +183,7 @@ export abstract class NodeHostCommand extends BasefsCommand {
       if (attach) {
         attached = await attach({ node: n, replica, log: (e, f) => this.log(e, f) });
         void attached.ended?.then((why) => stop(why));
+        if (w !== null && attached.settleMs !== undefined) w.settle = attached.settleMs;
       }
       const startedAt = Date.now();
       control = await serveControl(sock, (req) =>

@@ -14,6 +14,8 @@
  *   - a WRITE or LINK fires only once the file's blocks are all here (never on a half-received
  *     file; until then the view shows the previous version anyway);
  *   - events are debounced: the same (type, path) within `debounceMs` fires once, after the last;
+ *   - on a mounted node, an event waits until the kernel no longer shows the path as it was
+ *     before (`settle`: it keeps attributes for a second), so the script reads what changed;
  *   - scripts run one at a time, in order, each killed after `timeoutMs`; the queue is bounded
  *     (events beyond `maxQueued` are dropped and counted, so a flood cannot grow memory).
  * A script that exits non-zero is logged with the tail of its stderr.
@@ -62,6 +64,11 @@ export class Watcher {
   fired = 0;
   dropped = 0;
   failed = 0;
+  /**
+   * How long (ms) before the script may read `path` as the log has it now (a mount's settleMs);
+   * set by the mount once it is up.
+   */
+  settle: ((path: string) => number) | null = null;
 
   constructor(o: WatcherOptions) {
     this.#o = { debounceMs: 200, timeoutMs: 60_000, maxQueued: 1000, blockPollMs: 250, ...o };
@@ -118,13 +125,16 @@ export class Watcher {
     const k = `${ev.type} ${ev.path}`;
     const old = this.#pending.get(k);
     if (old !== undefined) clearTimeout(old);
-    this.#pending.set(
-      k,
-      setTimeout(() => {
-        this.#pending.delete(k);
-        this.#enqueue(ev);
-      }, this.#o.debounceMs),
-    );
+    const fire = (): void => {
+      const wait = this.settle?.(ev.path) ?? 0;
+      if (wait > 0 && !this.#stopped) {
+        this.#pending.set(k, setTimeout(fire, wait + 1));
+        return;
+      }
+      this.#pending.delete(k);
+      this.#enqueue(ev);
+    };
+    this.#pending.set(k, setTimeout(fire, this.#o.debounceMs));
   }
 
   #enqueue(ev: WatchEvent): void {

@@ -72,6 +72,17 @@ export class MountContext {
     return this.view.shownContent(path);
   }
 
+  /** How long the kernel may still hold attributes of `path` older than the log's (KernelAttrs.staleFor). */
+  settleMs(path: string): number {
+    let current: string | null | undefined;
+    try {
+      current = (this.unsaved(path) ?? this.attrs.shown(path)).version;
+    } catch {
+      current = undefined;
+    }
+    return this.kernel.staleFor(path, current);
+  }
+
   /** The whole content of a version (a Snapshot's manifest), through the block cache. */
   contentOf(s: Snapshot): Uint8Array {
     const out = new Uint8Array(s.manifest.size);

@@ -31,7 +31,8 @@
 import { isWithin } from '../core/paths.ts';
 
 interface Answer {
-  version: string;
+  /** The file version described; null for anything else (a directory, an unsaved buffer). */
+  version: string | null;
   at: number;
 }
 
@@ -46,22 +47,34 @@ export class KernelAttrs {
     this.now = now;
   }
 
-  /** getattr answered `path` with this file version (null: not a file version, nothing to hold). */
+  /** getattr answered `path` with this file version (null: not a file version). */
   answered(path: string, version: string | null): void {
     const now = this.now();
     this.answers.delete(path);
-    if (version !== null && this.holdMs > 0) this.answers.set(path, { version, at: now });
+    if (this.holdMs > 0) this.answers.set(path, { version, at: now });
     for (const [p, a] of this.answers) {
       if (now - a.at <= this.holdMs) break;
       this.answers.delete(p);
     }
   }
 
-  /** The version whose attributes the kernel may still hold for `path`, or null. */
+  /** The file version whose attributes the kernel may still hold for `path`, or null. */
   held(path: string): string | null {
     const a = this.answers.get(path);
     if (a === undefined) return null;
     return this.now() - a.at <= this.holdMs ? a.version : null;
+  }
+
+  /**
+   * How long (ms) the kernel may still hold attributes of `path` other than those it would be
+   * given now, which describe `current` (a file version; null: not one; undefined: the path is
+   * gone). 0 when it holds none, or the current ones. A watcher script waits this long, so that
+   * what it reads through the mount is the change it was run for.
+   */
+  staleFor(path: string, current: string | null | undefined): number {
+    const a = this.answers.get(path);
+    if (a === undefined || a.version === current) return 0;
+    return Math.max(0, a.at + this.holdMs - this.now());
   }
 
   /** The file at `path` was changed through the mount: the kernel's copy follows that change. */

@@ -50,6 +50,11 @@ export interface Mounted {
   unmount(): Promise<void>;
   /** How many of each FUSE call the mount has answered. */
   calls(): Record<string, number>;
+  /**
+   * How long (ms) the kernel may still show `path` as it was before the log's current state
+   * (attributes it keeps for attrSeconds): 0 once what a reader gets through the mount is current.
+   */
+  settleMs(path: string): number;
 }
 
 type Callback = (code: number, ...values: unknown[]) => void;
@@ -203,7 +208,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     })();
     return unmounting;
   };
-  return { mountpoint: mnt, ended, unmount, calls: () => Object.fromEntries(calls) };
+  return { mountpoint: mnt, ended, unmount, calls: () => Object.fromEntries(calls), settleMs: (path) => ctx.settleMs(normalizePath(path)) };
 }
 
 /**

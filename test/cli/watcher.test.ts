@@ -68,3 +68,27 @@ t.test('events: type and path in the environment, debounced, files only when com
   t.ok(logged.includes('watcher-failed'), 'a failing script is logged');
   t.equal(w.failed, 1);
 });
+
+t.test('on a mount, an event waits until the kernel shows the change (settle)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bfs-w-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const root = key(1);
+  const a = Replica.create(join(dir, 'a'), bootstrapEntries('demo', [root], [], 1_700_000_000_000).map((e) => e.bytes), { key: root });
+  t.teardown(() => a.close());
+  const out = join(dir, 'events');
+  const w = new Watcher({ script: `echo "$BASEFS_EVENT_PATH" >> ${out}`, fsName: 'demo', replica: a, env: {}, log: () => {}, debounceMs: 20 });
+  t.teardown(() => w.stop());
+  const until = performance.now() + 400;
+  const asked: string[] = [];
+  w.settle = (path) => {
+    asked.push(path);
+    return Math.max(0, until - performance.now());
+  };
+  a.writer!.writeFile('/conf', new TextEncoder().encode('v1'));
+  await new Promise((r) => setTimeout(r, 200));
+  t.same(lines(out), [], 'not run while the kernel may still show the old version');
+  await w.idle();
+  t.same(lines(out), ['/conf'], 'run once it shows the new one');
+  t.ok(performance.now() >= until, 'not before');
+  t.ok(asked.length >= 2 && asked.every((p) => p === '/conf'), 'asked about the changed path');
+});

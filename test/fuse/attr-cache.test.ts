@@ -197,3 +197,29 @@ t.test('after a save or a rename here, a peer\'s longer version is not read cut 
   const x = await readHead(p('e/x'), 64);
   t.ok(x === 'in d' || x === 'a longer x from another node', `the renamed file is read as one whole version (${JSON.stringify(x)})`);
 });
+
+t.test('settleMs: how long the kernel may still show a path as it was (what a watcher waits for)', { skip }, async (t) => {
+  const { mnt, replica, mount } = await mountFresh(t, { mount: { attrSeconds: 30 } });
+  const peer = peerOf(replica);
+  peer.writer.writeFile('/conf', text('v1'));
+  peer.writer.writeFile('/other', text('x'));
+  peer.writer.mkdir('/d');
+  peer.deliver();
+  await fsp.stat(join(mnt, 'conf'));
+  await fsp.stat(join(mnt, 'd'));
+  t.equal(mount.settleMs('/conf'), 0, 'the kernel holds the current attributes');
+  t.equal(mount.settleMs('/other'), 0, 'nothing held for a path never looked at');
+  peer.writer.writeFile('/conf', text('version 2'));
+  peer.writer.chmod('/d', 0o700);
+  peer.deliver();
+  const wait = mount.settleMs('/conf');
+  t.ok(wait > 29_000 && wait <= 31_000, `a peer's change: up to attr_timeout + 1 s (${Math.round(wait)} ms)`);
+  t.equal(mount.settleMs('/d'), 0, 'a directory: no content the kernel could cut');
+  peer.writer.delete('/conf');
+  peer.deliver();
+  t.ok(mount.settleMs('/conf') > 29_000, 'a deleted file the kernel may still show');
+  await fsp.writeFile(join(mnt, 'mine'), 'local');
+  await fsp.stat(join(mnt, 'mine'));
+  await new Promise((r) => setTimeout(r, 300)); // RELEASE comes after close returns
+  t.equal(mount.settleMs('/mine'), 0, 'a change made through the mount: nothing to wait for');
+});

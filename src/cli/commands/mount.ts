@@ -79,6 +79,7 @@ SIGINT or SIGTERM unmounts, leaves the group and exits; \`basefs unmount NAME\` 
           log('unmounted', { mountpoint: mnt });
         },
         ended: mounted.ended,
+        settleMs: (path) => mounted.settleMs(path),
       };
     });
     // In the background the first process returns once the node answers, which is before the
