@@ -181,6 +181,9 @@ async function main(): Promise<void> {
     // ---- 1. copy rounds -----------------------------------------------------------------------
     const tree = generateTree(p.files, p.bytes);
     materialize(tree, src);
+    // Access times equal to the mtimes before every copy, this one too: cp -a hands a directory's
+    // access time to the mount as its mtime (fuse-native, see resetTimes).
+    resetTimes(tree, src);
     const initialFiles = tree.files.size;
     const initialLinks = tree.links.size;
     const initialBytes = treeBytes(tree);
