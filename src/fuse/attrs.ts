@@ -7,7 +7,6 @@
  * anything; a file whose newest version is still missing blocks is never cached, since a block
  * arriving (which is no log event) changes what it shows.
  */
-import { err } from '../core/errors.ts';
 import type { Stat } from '../core/view.ts';
 import type { View } from '../core/view.ts';
 
@@ -74,26 +73,12 @@ export class AttrCache {
     this.version++;
   }
 
-  /** Whether the log has `path` and it is shown (see shown). */
-  has(path: string): boolean {
-    try {
-      this.shown(path);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   /** The stat of a path in the log (throws NOT_FOUND). */
   get(path: string): FuseStat {
     return this.shown(path).st;
   }
 
-  /**
-   * The stat of a path in the log and the file version it describes (throws NOT_FOUND). A file
-   * none of whose versions is complete here is not shown at all: the kernel would keep its size
-   * (0) for attr_timeout and read it as empty after its content arrived.
-   */
+  /** The stat of a path in the log and the file version it describes (throws NOT_FOUND). */
   shown(path: string): Shown {
     if (this.cachedVersion !== this.version) {
       this.cache.clear();
@@ -102,7 +87,6 @@ export class AttrCache {
     const hit = this.cache.get(path);
     if (hit !== undefined) return hit;
     const s = this.view.stat(path);
-    if (s.kind === 'file' && s.version === null) throw err('NOT_FOUND', `${path}: its content has not arrived yet`);
     const shown = { st: fuseStat(s.kind, s.size, s.mode, s.mtime, s.ctime, this.owner), version: s.version };
     if (s.complete) {
       if (this.cache.size > 10_000) this.cache.clear();

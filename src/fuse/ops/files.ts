@@ -25,8 +25,7 @@ export function open(ctx: MountContext, path: string, flags: number): number {
 
 /** A new empty file, kept in memory until its first commit (its content is one entry). */
 export function create(ctx: MountContext, path: string, mode: number): number {
-  // A file whose content has not arrived is not shown (attrs.ts), so it can be created over.
-  if (ctx.files.get(path) !== undefined || ctx.attrs.has(path)) fail('EEXIST', `${path}: already exists`);
+  if (ctx.files.get(path) !== undefined || ctx.view.exists(path)) fail('EEXIST', `${path}: already exists`);
   requireParentDir(ctx, path);
   ctx.writerFor(path);
   return ctx.files.open(path, O_RDWR, () => new OpenFile(path, 0, { created: true, mode: mode & 0o7777 }));
