@@ -14,8 +14,8 @@
  *   - a WRITE or LINK fires only once the file's blocks are all here (never on a half-received
  *     file; until then the view shows the previous version anyway);
  *   - events are debounced: the same (type, path) within `debounceMs` fires once, after the last;
- *   - on a mounted node, an event waits until the kernel no longer shows the path as it was
- *     before (`settle`: it keeps attributes for a second), so the script reads what changed;
+ *   - on a mounted node, an event waits until a script can no longer read the path's previous
+ *     content through the mount (`settle`: the kernel keeps attributes for a second);
  *   - scripts run one at a time, in order, each killed after `timeoutMs`; the queue is bounded
  *     (events beyond `maxQueued` are dropped and counted, so a flood cannot grow memory).
  * A script that exits non-zero is logged with the tail of its stderr.
@@ -91,12 +91,12 @@ export class Watcher {
     this.#debounce(ev);
   }
 
-  /** The file's current version has all its blocks (or the path is no longer a file: nothing to wait for). */
   /** A user event: queued at once (each is distinct), BASEFS_EVENT_TYPE=EVENT, the payload on stdin. */
   event(name: string, payload: Uint8Array): void {
     if (!this.#stopped) this.#enqueue({ type: 'EVENT', path: '', name, payload });
   }
 
+  /** The file's current version has all its blocks (or the path is no longer a file: nothing to wait for). */
   #complete(path: string): boolean {
     try {
       return this.#o.replica.view.blockState(path).missing === 0;

@@ -22,6 +22,7 @@ export function rmdir(ctx: MountContext, path: string): void {
   if (st.kind !== 'dir') fail('ENOTDIR', `${path}: not a directory`);
   if (ctx.files.createdIn(path).length > 0) fail('ENOTEMPTY', `${path}: directory not empty`);
   ctx.writerFor(path).delete(path);
+  ctx.kernel.forget(path);
 }
 
 export function unlink(ctx: MountContext, path: string): void {
