@@ -6,13 +6,15 @@
 import type { Replica } from '../core/replica.ts';
 import type { Writer } from '../core/writer.ts';
 import type { Manifest } from '../core/content.ts';
-import { AttrCache, fuseStat, type FuseStat, type Owner, type Shown } from './attrs.ts';
+import { err } from '../core/errors.ts';
+import { AttrCache, fuseStat, S_IFREG, type FuseStat, type Owner, type Shown } from './attrs.ts';
 import { BlockCache } from './block-cache.ts';
 import { fail } from './errno.ts';
 import { KernelAttrs } from './kernel-attrs.ts';
 import { OpenFiles, type OpenFile, type Snapshot } from './open-files.ts';
 
 const DEFAULT_FILE_MODE = 0o644;
+
 
 export class MountContext {
   readonly replica: Replica;
@@ -21,14 +23,21 @@ export class MountContext {
   readonly attrs: AttrCache;
   readonly blocks: BlockCache;
   readonly kernel: KernelAttrs;
+  /** Files none of whose versions has arrived: when the mount first answered about them. */
+  private readonly arriving = new Map<string, number>();
+  private readonly arrivingMs: number;
 
-  /** `holdMs`: how long the kernel may keep attributes it was given (see kernel-attrs.ts). */
-  constructor(replica: Replica, owner: Owner, opts: { holdMs?: number } = {}) {
+  /**
+   * `holdMs`: how long the kernel may keep attributes it was given (see kernel-attrs.ts);
+   * `arrivingMs`: how long a file still arriving stays hidden (logShown).
+   */
+  constructor(replica: Replica, owner: Owner, opts: { holdMs?: number; arrivingMs?: number } = {}) {
     this.replica = replica;
     this.owner = owner;
     this.attrs = new AttrCache(replica.view, owner);
     this.blocks = new BlockCache(replica.blocks);
     this.kernel = new KernelAttrs(opts.holdMs ?? 0);
+    this.arrivingMs = opts.arrivingMs ?? 0;
   }
 
   get view() {
@@ -48,7 +57,7 @@ export class MountContext {
    * For the mount's own checks; what getattr answers goes through attrsForKernel.
    */
   stat(path: string): FuseStat {
-    return (this.unsaved(path) ?? this.attrs.shown(path)).st;
+    return (this.unsaved(path) ?? this.logShown(path)).st;
   }
 
   /**
@@ -56,7 +65,7 @@ export class MountContext {
    * describe (kernel-attrs.ts).
    */
   attrsForKernel(path: string): FuseStat {
-    const shown = this.unsaved(path) ?? this.attrs.shown(path);
+    const shown = this.unsaved(path) ?? this.logShown(path);
     this.kernel.answered(path, shown.version);
     return shown.st;
   }
@@ -76,11 +85,44 @@ export class MountContext {
   settleMs(path: string): number {
     let current: string | null | undefined;
     try {
-      current = (this.unsaved(path) ?? this.attrs.shown(path)).version;
+      current = (this.unsaved(path) ?? this.logShown(path)).version;
     } catch {
       current = undefined;
     }
     return this.kernel.staleFor(path, current);
+  }
+
+  /** Whether `path` is shown: in the log, and not a file still arriving (logShown). */
+  visible(path: string): boolean {
+    try {
+      this.logShown(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The log's attributes of `path`, except that a file none of whose versions has arrived is not
+   * shown (NOT_FOUND) for its first arrivingMs here: shown, it would read as empty, and the
+   * kernel would keep that size 0 for attr_timeout after its content arrived. Then it shows
+   * (empty), so that a file whose blocks never come can still be removed, and its directory too.
+   */
+  private logShown(path: string): Shown {
+    const shown = this.attrs.shown(path);
+    if (shown.version !== null || (shown.st.mode & 0o170000) !== S_IFREG) {
+      if (this.arriving.size > 0) this.arriving.delete(path);
+      return shown;
+    }
+    const now = performance.now();
+    let since = this.arriving.get(path);
+    if (since === undefined) {
+      if (this.arriving.size >= 10_000) this.arriving.clear();
+      since = now;
+      this.arriving.set(path, since);
+    }
+    if (now - since < this.arrivingMs) throw err('NOT_FOUND', `${path}: its content is still arriving`);
+    return shown;
   }
 
   /** The whole content of a version (a Snapshot's manifest), through the block cache. */
@@ -103,7 +145,7 @@ export class MountContext {
     if (open === undefined || !(open.created || open.hidden || open.data !== null || open.mtime !== null)) return null;
     const t = open.savedTime;
     if (open.created || open.hidden) return { st: fuseStat('file', open.size, open.mode, t, t, this.owner), version: null };
-    const base = this.attrs.shown(path);
+    const base = this.logShown(path);
     if (open.data === null) return { st: fuseStat('file', base.st.size, base.st.mode, t, t, this.owner), version: base.version };
     return { st: fuseStat('file', open.size, base.st.mode, t, t, this.owner), version: open.dirty ? null : open.savedVersion };
   }

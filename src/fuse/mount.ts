@@ -34,6 +34,13 @@ export interface MountOptions {
    * (kernel-attrs.ts): never a new version cut at the old size.
    */
   attrSeconds?: number;
+  /**
+   * How long a file none of whose versions has arrived stays hidden, in seconds; default 5. Its
+   * blocks usually follow within a second, and shown meanwhile it would read as empty (and the
+   * kernel keep that size for attrSeconds after the content came). After this it shows, empty,
+   * so that a file whose blocks never come can be removed.
+   */
+  arrivingSeconds?: number;
   /** Let other users see the mount (needs user_allow_other in /etc/fuse.conf unless root). */
   allowOther?: boolean;
   /** Called for unexpected failures inside an operation (answered with EIO). */
@@ -67,7 +74,10 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
   const attr = opts.attrSeconds ?? 1;
   // The kernel starts the attribute timeout when the asking process handles the reply, which a
   // busy machine can delay: 1 s of margin before a version is no longer held.
-  const ctx = new MountContext(replica, { uid: user.uid, gid: user.gid }, { holdMs: attr > 0 ? (attr + 1) * 1000 : 0 });
+  const ctx = new MountContext(replica, { uid: user.uid, gid: user.gid }, {
+    holdMs: attr > 0 ? (attr + 1) * 1000 : 0,
+    arrivingMs: (opts.arrivingSeconds ?? 5) * 1000,
+  });
   const stopListening = replica.log.onAccept(() => ctx.attrs.invalidate());
   const onError = opts.onError ?? ((op, e) => process.stderr.write(`basefs mount: ${op}: ${String((e as Error)?.stack ?? e)}\n`));
 

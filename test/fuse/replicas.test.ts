@@ -103,6 +103,16 @@ t.test('entries from another replica appear without remounting; missing blocks k
   deliver(true);
   t.equal(await read('etc/app.conf'), 'v1', 'a new file from elsewhere');
 
+  // A new file whose blocks have not arrived is not shown at first, then readable at once: shown
+  // (empty), the kernel would keep size 0 and read it as empty for another second.
+  const fresh = Buffer.alloc(100_000, 5);
+  other.writer.writeFile('/etc/fresh', fresh);
+  deliver(false);
+  t.equal(await read('etc/fresh'), 'ENOENT', 'a file whose content has not arrived is not there yet');
+  t.notOk((await fsp.readdir(join(mnt, 'etc'))).includes('fresh'), 'nor listed');
+  deliver(true);
+  t.ok((await fsp.readFile(join(mnt, 'etc/fresh'))).equals(fresh), 'readable whole as soon as its blocks are in');
+
   const big1 = Buffer.alloc(200_000, 1);
   other.writer.writeFile('/etc/big', big1);
   deliver(true);
@@ -125,7 +135,7 @@ t.test('entries from another replica appear without remounting; missing blocks k
   other.writer.chmod('/etc/app.conf.old', 0o600);
   other.writer.symlink('/etc/current', 'app.conf.old');
   deliver(true);
-  t.same((await fsp.readdir(join(mnt, 'etc'))).sort(), ['app.conf.old', 'big', 'current']);
+  t.same((await fsp.readdir(join(mnt, 'etc'))).sort(), ['app.conf.old', 'big', 'current', 'fresh']);
   t.equal((await fsp.stat(join(mnt, 'etc/app.conf.old'))).mode & 0o777, 0o600);
   t.equal(await fsp.readlink(join(mnt, 'etc/current')), 'app.conf.old');
   const revert = other.view.revisions('/etc/big')[0];
@@ -136,4 +146,19 @@ t.test('entries from another replica appear without remounting; missing blocks k
   t.ok(reverted.at(-1)?.equals(big1), 'a revert from elsewhere shows');
   t.ok(reverted.every((b) => b.equals(big1) || b.equals(big2)), 'every read on the way was one whole version');
   t.equal(await read('etc/current'), 'ENOENT', 'a delete from elsewhere shows');
+});
+
+t.test('a file whose blocks never come shows (empty) after arrivingSeconds, and can be removed', async (t) => {
+  const { mnt, replica } = await mountFresh(t, { mount: { arrivingSeconds: 0.3 } });
+  const other = otherReplica();
+  other.writer.mkdir('/d');
+  other.writer.writeFile('/d/lost', Buffer.alloc(100_000, 7));
+  for (const e of other.log.entriesInOrder()) replica.log.ingest(e.bytes); // no blocks, ever
+  t.equal(await errnoOf(fsp.stat(join(mnt, 'd/lost'))), 'ENOENT', 'hidden while it may still arrive');
+  await new Promise((r) => setTimeout(r, 400));
+  t.equal((await fsp.stat(join(mnt, 'd/lost'))).size, 0, 'then shown, empty');
+  t.same(await fsp.readdir(join(mnt, 'd')), ['lost']);
+  await fsp.unlink(join(mnt, 'd/lost'));
+  await fsp.rmdir(join(mnt, 'd'));
+  t.notOk(replica.view.exists('/d'), 'removed, with its directory');
 });

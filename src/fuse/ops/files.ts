@@ -25,7 +25,8 @@ export function open(ctx: MountContext, path: string, flags: number): number {
 
 /** A new empty file, kept in memory until its first commit (its content is one entry). */
 export function create(ctx: MountContext, path: string, mode: number): number {
-  if (ctx.files.get(path) !== undefined || ctx.view.exists(path)) fail('EEXIST', `${path}: already exists`);
+  // A file still arriving is not shown (context.ts logShown): it can be created over.
+  if (ctx.files.get(path) !== undefined || ctx.visible(path)) fail('EEXIST', `${path}: already exists`);
   requireParentDir(ctx, path);
   ctx.writerFor(path);
   return ctx.files.open(path, O_RDWR, () => new OpenFile(path, 0, { created: true, mode: mode & 0o7777 }));
