@@ -6,7 +6,9 @@
 import type { Replica } from '../core/replica.ts';
 import type { Writer } from '../core/writer.ts';
 import type { Manifest } from '../core/content.ts';
+import { ACTION } from '../core/entry.ts';
 import { err } from '../core/errors.ts';
+import type { Node } from '../core/tree.ts';
 import { AttrCache, fuseStat, S_IFREG, type FuseStat, type Owner, type Shown } from './attrs.ts';
 import { BlockCache } from './block-cache.ts';
 import { fail } from './errno.ts';
@@ -23,7 +25,7 @@ export class MountContext {
   readonly attrs: AttrCache;
   readonly blocks: BlockCache;
   readonly kernel: KernelAttrs;
-  /** Files none of whose versions has arrived: when the mount first answered about them. */
+  /** Paths whose newest content entry arrived in the last arrivingMs, and when (accepted). */
   private readonly arriving = new Map<string, number>();
   private readonly arrivingMs: number;
 
@@ -103,25 +105,36 @@ export class MountContext {
   }
 
   /**
+   * Entries the log accepted (from peers or this node): stats may have changed, and a file whose
+   * new content entry arrived is noted with the time, for logShown. Kept in arrival order, so the
+   * notes older than arrivingMs are dropped from the front.
+   */
+  accepted(nodes: readonly Node[]): void {
+    this.attrs.invalidate();
+    if (this.arrivingMs <= 0) return;
+    const now = performance.now();
+    for (const n of nodes) {
+      if (n.entry.action !== ACTION.WRITE && n.entry.action !== ACTION.LINK) continue;
+      this.arriving.delete(n.path);
+      this.arriving.set(n.path, now);
+    }
+    for (const [p, at] of this.arriving) {
+      if (now - at < this.arrivingMs) break;
+      this.arriving.delete(p);
+    }
+  }
+
+  /**
    * The log's attributes of `path`, except that a file none of whose versions has arrived is not
-   * shown (NOT_FOUND) for its first arrivingMs here: shown, it would read as empty, and the
-   * kernel would keep that size 0 for attr_timeout after its content arrived. Then it shows
-   * (empty), so that a file whose blocks never come can still be removed, and its directory too.
+   * shown (NOT_FOUND) for arrivingMs after its content entry did: shown, it would read as empty,
+   * and the kernel would keep that size 0 for attr_timeout after its content arrived. Then it
+   * shows (empty), so that a file whose blocks never come can still be removed, and its directory.
    */
   private logShown(path: string): Shown {
     const shown = this.attrs.shown(path);
-    if (shown.version !== null || (shown.st.mode & 0o170000) !== S_IFREG) {
-      if (this.arriving.size > 0) this.arriving.delete(path);
-      return shown;
-    }
-    const now = performance.now();
-    let since = this.arriving.get(path);
-    if (since === undefined) {
-      if (this.arriving.size >= 10_000) this.arriving.clear();
-      since = now;
-      this.arriving.set(path, since);
-    }
-    if (now - since < this.arrivingMs) throw err('NOT_FOUND', `${path}: its content is still arriving`);
+    if (shown.version !== null || (shown.st.mode & 0o170000) !== S_IFREG) return shown;
+    const at = this.arriving.get(path);
+    if (at !== undefined && performance.now() - at < this.arrivingMs) throw err('NOT_FOUND', `${path}: its content is still arriving`);
     return shown;
   }
 
@@ -145,7 +158,7 @@ export class MountContext {
     if (open === undefined || !(open.created || open.hidden || open.data !== null || open.mtime !== null)) return null;
     const t = open.savedTime;
     if (open.created || open.hidden) return { st: fuseStat('file', open.size, open.mode, t, t, this.owner), version: null };
-    const base = this.logShown(path);
+    const base = this.attrs.shown(path); // an open file is never hidden (logShown)
     if (open.data === null) return { st: fuseStat('file', base.st.size, base.st.mode, t, t, this.owner), version: base.version };
     return { st: fuseStat('file', open.size, base.st.mode, t, t, this.owner), version: open.dirty ? null : open.savedVersion };
   }

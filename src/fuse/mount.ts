@@ -78,7 +78,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     holdMs: attr > 0 ? (attr + 1) * 1000 : 0,
     arrivingMs: (opts.arrivingSeconds ?? 5) * 1000,
   });
-  const stopListening = replica.log.onAccept(() => ctx.attrs.invalidate());
+  const stopListening = replica.log.onAccept((nodes) => ctx.accepted(nodes));
   const onError = opts.onError ?? ((op, e) => process.stderr.write(`basefs mount: ${op}: ${String((e as Error)?.stack ?? e)}\n`));
 
   const calls = new Map<string, number>();
