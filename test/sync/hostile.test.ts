@@ -3,13 +3,22 @@
  * and keeps only what verified. The liar is played by a tamper hook on an honest session's frames.
  */
 import t, { type Test } from 'tap';
-import { randomBytes } from 'node:crypto';
 import { toHex } from '../../src/core/hash.ts';
 import { SyncSession } from '../../src/sync/anti-entropy.ts';
 import { summaryHash } from '../../src/sync/summary.ts';
 import { decodeMessage, encodeMessage, MAX_FRAME_BYTES, type Message } from '../../src/sync/wire.ts';
 import { key } from '../helpers/fs.ts';
+import { Rng } from '../helpers/random.ts';
 import { cloneReplica, emptyReplica, newReplica, pump, type Replica, type Tamper } from '../helpers/sync-pair.ts';
+
+/**
+ * Garbage bytes, the same every run: unseeded random bytes made the garbage-entry test fail about
+ * one run in 256 (a first byte equal to the entry version reads a length that is TOO_LARGE).
+ */
+function garbage(n: number, seed: number): Uint8Array {
+  const r = new Rng(seed);
+  return Uint8Array.from({ length: n }, () => r.int(256));
+}
 
 const enc = new TextEncoder();
 
@@ -70,7 +79,7 @@ t.test('forged signatures: the forged entry is refused, the valid ones of the ba
 t.test('garbage inside an ENTRIES frame is MALFORMED', async (t) => {
   const { liar, honest } = pair();
   const size = honest.log.size;
-  const r = pump(liar, honest, { tamper: rewrite('entries', () => ({ type: 'entries', entries: [randomBytes(300)] })) });
+  const r = pump(liar, honest, { tamper: rewrite('entries', () => ({ type: 'entries', entries: [garbage(300, 1)] })) });
   expectFailure(t, r.responder, 'MALFORMED', 'garbage entry');
   t.equal(honest.log.size, size, 'nothing stored');
 });
@@ -89,7 +98,7 @@ t.test('a self-consistent summary advertising entries the liar does not send is 
   const r = pump(liar, honest, {
     tamper: rewrite('summary', (m) => {
       if (m.type !== 'summary') return m;
-      const entries = [...m.entries, new Uint8Array(randomBytes(32))].sort(Buffer.compare);
+      const entries = [...m.entries, garbage(32, 2)].sort(Buffer.compare);
       return { ...m, entries, hash: summaryHash(entries, m.children) };
     }),
   });
@@ -130,7 +139,7 @@ t.test('wrong block bytes are BAD_HASH and are not stored', async (t) => {
 
 t.test('garbage and oversized frames', async (t) => {
   for (const [name, frame, code] of [
-    ['random bytes', new Uint8Array(randomBytes(200)), 'MALFORMED'],
+    ['random bytes', garbage(200, 3), 'MALFORMED'],
     ['unknown type', Uint8Array.of(200, 0x90), 'MALFORMED'],
     ['empty', new Uint8Array(0), 'MALFORMED'],
     ['oversized', new Uint8Array(MAX_FRAME_BYTES + 1), 'TOO_LARGE'],
