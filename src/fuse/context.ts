@@ -5,9 +5,9 @@
  */
 import type { Replica } from '../core/replica.ts';
 import type { Writer } from '../core/writer.ts';
-import type { Manifest } from '../core/content.ts';
 import { ACTION } from '../core/entry.ts';
 import { err } from '../core/errors.ts';
+import { joinPath } from '../core/paths.ts';
 import type { Node } from '../core/tree.ts';
 import { AttrCache, fuseStat, S_IFREG, type FuseStat, type Owner, type Shown } from './attrs.ts';
 import { BlockCache } from './block-cache.ts';
@@ -16,7 +16,6 @@ import { KernelAttrs } from './kernel-attrs.ts';
 import { OpenFiles, type OpenFile, type Snapshot } from './open-files.ts';
 
 const DEFAULT_FILE_MODE = 0o644;
-
 
 export class MountContext {
   readonly replica: Replica;
@@ -59,7 +58,7 @@ export class MountContext {
    * For the mount's own checks; what getattr answers goes through attrsForKernel.
    */
   stat(path: string): FuseStat {
-    return (this.unsaved(path) ?? this.logShown(path)).st;
+    return this.current(path).st;
   }
 
   /**
@@ -67,7 +66,7 @@ export class MountContext {
    * describe (kernel-attrs.ts).
    */
   attrsForKernel(path: string): FuseStat {
-    const shown = this.unsaved(path) ?? this.logShown(path);
+    const shown = this.current(path);
     this.kernel.answered(path, shown.version);
     return shown.st;
   }
@@ -78,20 +77,31 @@ export class MountContext {
    */
   snapshotToRead(path: string): Snapshot {
     const held = this.kernel.held(path);
-    const manifest: Manifest | undefined = held === null ? undefined : this.view.manifestOfVersion(held);
-    if (held !== null && manifest !== undefined) return { version: held, manifest };
-    return this.view.shownContent(path);
+    const manifest = held === null ? undefined : this.view.manifestOfVersion(held);
+    return held !== null && manifest !== undefined ? { version: held, manifest } : this.view.shownContent(path);
   }
 
   /** How long the kernel may still hold attributes of `path` older than the log's (KernelAttrs.staleFor). */
   settleMs(path: string): number {
     let current: string | null | undefined;
     try {
-      current = (this.unsaved(path) ?? this.logShown(path)).version;
+      current = this.current(path).version;
     } catch {
       current = undefined;
     }
     return this.kernel.staleFor(path, current);
+  }
+
+  /**
+   * `names` in directory `dir` without the files still arriving (logShown). Only the paths noted
+   * as arriving are checked, so a listing costs nothing more when none is.
+   */
+  shownNames(dir: string, names: string[]): string[] {
+    if (this.arriving.size === 0) return names;
+    return names.filter((n) => {
+      const p = joinPath(dir, n);
+      return !this.arriving.has(p) || this.visible(p);
+    });
   }
 
   /** Whether `path` is shown: in the log, and not a file still arriving (logShown). */
@@ -122,6 +132,11 @@ export class MountContext {
       if (now - at < this.arrivingMs) break;
       this.arriving.delete(p);
     }
+  }
+
+  /** What getattr shows for `path`: an open file's unsaved attributes, else the log's (logShown). */
+  private current(path: string): Shown {
+    return this.unsaved(path) ?? this.logShown(path);
   }
 
   /**

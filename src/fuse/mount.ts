@@ -20,10 +20,9 @@ export interface MountOptions {
    * How long the kernel may trust a name it looked up (entry_timeout), in seconds; default 1.
    * With 0, every call re-looked up each directory on its path (a `cp -a` made ten getattr calls
    * per file instead of six, before attributes were cached too), and each call is a round trip to
-   * this process. The cost: for up to this
-   * long after another node removed or renamed a name, creating that same name here can fail
-   * (ENOENT or EEXIST). Names that were not found are never cached, so a file new on another node
-   * shows at once.
+   * this process. The cost: for up to this long after another node removed or renamed a name,
+   * creating that same name here can fail (ENOENT or EEXIST). Names that were not found are never
+   * cached, so a file new on another node shows at once.
    */
   entrySeconds?: number;
   /**

@@ -3,7 +3,7 @@
  * reading file data (from an open file's buffer, else from the version the handle first saw).
  */
 import { statfsSync } from 'node:fs';
-import { joinPath, parentPath } from '../../core/paths.ts';
+import { parentPath } from '../../core/paths.ts';
 import type { FuseStat } from '../attrs.ts';
 import type { MountContext } from '../context.ts';
 import { fail } from '../errno.ts';
@@ -15,7 +15,7 @@ export function getattr(ctx: MountContext, path: string): FuseStat {
 }
 
 export function readdir(ctx: MountContext, path: string): string[] {
-  const names = ctx.view.readdir(path).filter((n) => ctx.visible(joinPath(path, n)));
+  const names = ctx.shownNames(path, ctx.view.readdir(path));
   const pending = ctx.files.createdIn(path).filter((n) => !names.includes(n));
   return ['.', '..', ...names, ...pending];
 }
