@@ -8,12 +8,9 @@
 import t from 'tap';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { Log } from '../../src/core/log.ts';
-import { View } from '../../src/core/view.ts';
-import { Writer } from '../../src/core/writer.ts';
+import type { Log } from '../../src/core/log.ts';
 import { KernelAttrs } from '../../src/fuse/kernel-attrs.ts';
-import { key, MemoryBlocks } from '../helpers/fs.ts';
-import { fuseUnavailable, mountFresh, testBootstrap } from '../helpers/mount.ts';
+import { fuseUnavailable, mountFresh, peerReplica } from '../helpers/mount.ts';
 
 t.test('KernelAttrs: what was answered is held for holdMs, follows renames, forgets local changes', async (t) => {
   let now = 0;
@@ -66,12 +63,7 @@ const skip = why === null ? false : `FUSE unavailable: ${why}`;
  * follows (and wins over) what the mount wrote there.
  */
 function peerOf(replica: { log: Log; blocks: { put(b: Uint8Array): unknown } }) {
-  const log = new Log(null);
-  for (const b of testBootstrap()) log.ingest(b);
-  const blocks = new MemoryBlocks();
-  const view = new View(log, blocks);
-  let clock = Date.now();
-  const writer = new Writer({ log, view, key: key(1), blocks, now: () => ++clock });
+  const { log, blocks, writer } = peerReplica();
   const deliver = () => {
     for (const b of blocks.map.values()) replica.blocks.put(b);
     for (const e of log.entriesInOrder()) if (!replica.log.has(e.hash)) replica.log.ingest(e.bytes);

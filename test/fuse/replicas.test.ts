@@ -6,24 +6,11 @@
 import t from 'tap';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { Log } from '../../src/core/log.ts';
-import { View } from '../../src/core/view.ts';
-import { Writer } from '../../src/core/writer.ts';
-import { key, MemoryBlocks } from '../helpers/fs.ts';
-import { errnoOf, fuseUnavailable, mountFresh, testBootstrap } from '../helpers/mount.ts';
+import { key } from '../helpers/fs.ts';
+import { errnoOf, fuseUnavailable, mountFresh, peerReplica } from '../helpers/mount.ts';
 
 const why = await fuseUnavailable();
 if (why !== null) t.plan(0, `FUSE unavailable: ${why}`);
-
-/** Another replica of the test filesystem, in memory, writing as `k` (default the root key). */
-function otherReplica(k = key(1)) {
-  const log = new Log(null);
-  for (const b of testBootstrap()) log.ingest(b);
-  const blocks = new MemoryBlocks();
-  const view = new View(log, blocks);
-  let clock = 1_700_000_000_000;
-  return { log, blocks, view, writer: new Writer({ log, view, key: k, blocks, now: () => ++clock }) };
-}
 
 /** Read `path` until it holds `want` (at most 10 s); every content read on the way. */
 async function readUntil(path: string, want: Buffer): Promise<Buffer[]> {
@@ -38,7 +25,7 @@ async function readUntil(path: string, want: Buffer): Promise<Buffer[]> {
 }
 
 t.test('a key without authority gets EACCES and nothing is written', async (t) => {
-  const other = otherReplica();
+  const other = peerReplica();
   other.writer.mkdir('/home');
   other.writer.mkdir('/etc');
   other.writer.writeFile('/etc/root.conf', new TextEncoder().encode('root'));
@@ -82,7 +69,7 @@ t.test('a mount without a key is read-only (EROFS)', async (t) => {
 
 t.test('entries from another replica appear without remounting; missing blocks keep the old version', async (t) => {
   const { mnt, replica } = await mountFresh(t);
-  const other = otherReplica();
+  const other = peerReplica();
   const sent = new Set<string>();
   /** Hand the mounted replica every entry it lacks (what the node's sync does), blocks optional. */
   const deliver = (withBlocks: boolean) => {
@@ -150,7 +137,7 @@ t.test('entries from another replica appear without remounting; missing blocks k
 
 t.test('a file whose blocks never come shows (empty) after arrivingSeconds, and can be removed', async (t) => {
   const { mnt, replica } = await mountFresh(t, { mount: { arrivingSeconds: 0.3 } });
-  const other = otherReplica();
+  const other = peerReplica();
   other.writer.mkdir('/d');
   other.writer.writeFile('/d/lost', Buffer.alloc(100_000, 7));
   for (const e of other.log.entriesInOrder()) replica.log.ingest(e.bytes); // no blocks, ever

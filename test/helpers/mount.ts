@@ -13,7 +13,10 @@ import type { KeyPair } from '../../src/core/keys.ts';
 import { bootstrapEntries, Replica } from '../../src/core/replica.ts';
 import { mountReplica, type Mounted, type MountOptions } from '../../src/fuse/mount.ts';
 import { checkDevice, isMounted, loadFuse } from '../../src/fuse/preflight.ts';
-import { key } from './fs.ts';
+import { Log } from '../../src/core/log.ts';
+import { View } from '../../src/core/view.ts';
+import { Writer } from '../../src/core/writer.ts';
+import { key, MemoryBlocks } from './fs.ts';
 
 const WATCHDOG_MS = Number(process.env.BASEFS_MOUNT_WATCHDOG_MS ?? 240_000);
 
@@ -46,6 +49,19 @@ export function testBootstrap(seeds: string[] = ['127.0.0.51:7946']): Uint8Array
 }
 
 /** Unmount (if still mounted) and remove a temp dir; never throws (teardown must finish). */
+/**
+ * Another replica of the test filesystem, in memory, writing as `k` (default the root key): the
+ * other node whose entries a test hands to a mounted replica (what the node's sync does).
+ */
+export function peerReplica(k: KeyPair = key(1)) {
+  const log = new Log(null);
+  for (const b of testBootstrap()) log.ingest(b);
+  const blocks = new MemoryBlocks();
+  const view = new View(log, blocks);
+  let clock = 1_700_000_000_000;
+  return { log, blocks, view, writer: new Writer({ log, view, key: k, blocks, now: () => ++clock }) };
+}
+
 export async function cleanupMount(m: Mounted | null, mnt: string): Promise<void> {
   try {
     await m?.unmount();
