@@ -54,13 +54,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * of `probe` (relative to the mount) succeeds: before the mount is up the empty mountpoint
  * answers ENOENT, so the first success is the mount answering.
  */
-export async function startMount(dir: string, mnt: string, probe: string, sync: SyncPolicy = 'background'): Promise<MountHandle> {
+export async function startMount(dir: string, mnt: string, probe: string, sync: SyncPolicy = 'background', parkMs?: number): Promise<MountHandle> {
   const script = fileURLToPath(new URL('./fuse-worker.js', import.meta.url));
   const t0 = performance.now();
   const worker = new ProcWorker<MountRequest, MountReply>(script);
   let exited = false;
   worker.child.once('exit', () => (exited = true));
-  const reply = worker.ask({ cmd: 'mount', dir, mnt, sync }) as Promise<Extract<MountReply, { cmd: 'mount' }>>;
+  const reply = worker.ask({ cmd: 'mount', dir, mnt, sync, ...(parkMs === undefined ? {} : { parkMs }) }) as Promise<Extract<MountReply, { cmd: 'mount' }>>;
   // Awaited only on success; a worker that dies may reject it first, which the loop below reports.
   reply.catch(() => undefined);
   let readyMs = NaN;

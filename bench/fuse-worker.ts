@@ -12,7 +12,7 @@ import { mountReplica, type Mounted } from '../src/fuse/mount.ts';
 import { answerParent } from './real-procs.ts';
 import { benchKey } from './sync-log.ts';
 
-export type MountRequest = { cmd: 'mount'; dir: string; mnt: string; sync: SyncPolicy } | { cmd: 'stats' } | { cmd: 'stop' };
+export type MountRequest = { cmd: 'mount'; dir: string; mnt: string; sync: SyncPolicy; parkMs?: number } | { cmd: 'stats' } | { cmd: 'stop' };
 
 export type MountReply =
   | { cmd: 'mount'; openMs: number; mountMs: number; entries: number }
@@ -31,6 +31,7 @@ async function handle(req: MountRequest): Promise<MountReply> {
       replica = Replica.open(req.dir, { key: benchKey(1), sync: req.sync });
       const openMs = performance.now() - t0;
       mounted = await mountReplica(replica, req.mnt, {
+        ...(req.parkMs === undefined ? {} : { parkMs: req.parkMs }),
         onError: (op, e) => {
           errors++;
           process.stderr.write(`fuse-worker: ${op}: ${String(e)}\n`);

@@ -3,7 +3,7 @@
  * that every durable write follows the same recipe: write everything, fsync the file, make the
  * name visible atomically, fsync the directory that holds the name.
  */
-import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open as openAsync, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -34,6 +34,24 @@ export function writeAll(fd: number, bytes: Uint8Array, position: number): void 
   let done = 0;
   while (done < bytes.length) {
     done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+  }
+}
+
+/**
+ * Append `bytes` at `end`, the file's current end. If the write fails part way (ENOSPC), the
+ * partial bytes are cut off again, so that the file stays a sequence of whole records; `cutFailed`
+ * is called if even that fails. The write's error is rethrown.
+ */
+export function appendOrCut(fd: number, bytes: Uint8Array, end: number, cutFailed: () => void = () => {}): void {
+  try {
+    writeAll(fd, bytes, end);
+  } catch (e) {
+    try {
+      ftruncateSync(fd, end);
+    } catch {
+      cutFailed();
+    }
+    throw e;
   }
 }
 
@@ -136,4 +154,18 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, opts: { mode: n
     }
     throw e;
   }
+}
+
+/**
+ * Open `path` for reading and writing; if it does not exist, create it first with `initial` as its
+ * content, atomically (writeFileAtomic: a concurrent creator's file is kept, never clobbered).
+ */
+export function openOrCreate(path: string, initial: Uint8Array): number {
+  try {
+    return openSync(path, 'r+');
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw e;
+  }
+  writeFileAtomic(path, initial, { mode: 0o644, replace: false });
+  return openSync(path, 'r+');
 }

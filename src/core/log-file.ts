@@ -45,12 +45,11 @@
  * The whole file is read with one read, and records are returned as views into that buffer (no
  * copies). The file must therefore fit in memory, which a configuration log does.
  */
-import { closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { crc32c } from './crc32c.ts';
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { encodeFrames, FRAME_HEADER_BYTES, scanFrames, type Damage, type FrameScan } from './frames.ts';
 import { err } from './errors.ts';
-import { createFileSynced, errnoCode, fsyncPath, ioError, publishFile, writeAll, type SyncPolicy } from './durable-fs.ts';
+import { appendOrCut, createFileSynced, errnoCode, fsyncPath, ioError, openOrCreate, type SyncPolicy } from './durable-fs.ts';
 import { FileLock } from './file-lock.ts';
 
 export type { SyncPolicy } from './durable-fs.ts';
@@ -59,10 +58,8 @@ export const MAX_RECORD_BYTES = 1024 * 1024;
 const MAGIC = 'BASEFSLOG';
 const VERSION = 1;
 const HEADER_BYTES = 16;
-const FRAME_HEADER_BYTES = 8;
 
-/** Why the scan stopped before the end of the file. */
-export type Damage = 'torn' | 'bad-length' | 'checksum';
+export type { Damage } from './frames.ts';
 
 export interface Recovery {
   /** Bytes cut off the end of the file (0: the file was intact). */
@@ -104,31 +101,12 @@ function headerBytes(): Buffer {
   return h;
 }
 
-interface Scan {
-  records: Uint8Array[];
-  goodEnd: number;
-  damage?: Damage;
-}
-
 /** Checks the header (throws MALFORMED) and scans frames up to the first bad one. */
-function scan(bytes: Buffer, path: string): Scan {
+function scan(bytes: Buffer, path: string): FrameScan {
   if (bytes.length < HEADER_BYTES || !bytes.subarray(0, HEADER_BYTES).equals(headerBytes())) {
     throw err('MALFORMED', `${path} is not a BaseFS log file (version ${VERSION})`);
   }
-  const records: Uint8Array[] = [];
-  const end = bytes.length;
-  let at = HEADER_BYTES;
-  while (at < end) {
-    if (end - at < FRAME_HEADER_BYTES) return { records, goodEnd: at, damage: 'torn' };
-    const length = bytes.readUInt32BE(at);
-    if (length === 0 || length > MAX_RECORD_BYTES) return { records, goodEnd: at, damage: 'bad-length' };
-    if (end - at - FRAME_HEADER_BYTES < length) return { records, goodEnd: at, damage: 'torn' };
-    const payload = new Uint8Array(bytes.buffer, bytes.byteOffset + at + FRAME_HEADER_BYTES, length);
-    if (crc32c(payload) !== bytes.readUInt32BE(at + 4)) return { records, goodEnd: at, damage: 'checksum' };
-    records.push(payload);
-    at += FRAME_HEADER_BYTES + length;
-  }
-  return { records, goodEnd: at };
+  return scanFrames(bytes, HEADER_BYTES, MAX_RECORD_BYTES);
 }
 
 /**
@@ -147,13 +125,6 @@ export function readLog(path: string): LogSnapshot {
   const snapshot: LogSnapshot = { records: s.records, tailBytes: bytes.length - s.goodEnd };
   if (s.damage) snapshot.damage = s.damage;
   return snapshot;
-}
-
-/** Creates an empty log atomically; a concurrent creator's file is kept, never clobbered. */
-function createLog(path: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  createFileSynced(tmp, headerBytes());
-  publishFile(tmp, path, false);
 }
 
 /** Saves `tail` (found at `offset`) next to the log, fsynced, under a name not yet taken. */
@@ -201,13 +172,7 @@ export class LogFile {
     const lock = (opts.lock ?? true) ? FileLock.acquire(`${path}.lock`) : undefined;
     let fd: number | undefined;
     try {
-      try {
-        fd = openSync(path, 'r+');
-      } catch (e) {
-        if (errnoCode(e) !== 'ENOENT') throw e;
-        createLog(path);
-        fd = openSync(path, 'r+');
-      }
+      fd = openOrCreate(path, headerBytes());
       const bytes = readFileSync(fd);
       const { records, goodEnd, damage } = scan(bytes, path);
       const recovered: Recovery = { truncatedBytes: bytes.length - goodEnd };
@@ -251,24 +216,12 @@ export class LogFile {
     }
     if (records.length === 0) return;
 
-    const batch = Buffer.allocUnsafe(total);
-    let at = 0;
-    for (const r of records) {
-      batch.writeUInt32BE(r.length, at);
-      batch.writeUInt32BE(crc32c(r), at + 4);
-      batch.set(r, at + FRAME_HEADER_BYTES);
-      at += FRAME_HEADER_BYTES + r.length;
-    }
+    const batch = encodeFrames(records);
 
     try {
-      writeAll(this.#fd, batch, this.#size);
+      // e.g. ENOSPC: the partial frame is cut off, so the file stays well-formed and usable.
+      appendOrCut(this.#fd, batch, this.#size, () => (this.#unusable = 'failed'));
     } catch (e) {
-      // e.g. ENOSPC: cut the partial frame off so the file stays well-formed and usable.
-      try {
-        ftruncateSync(this.#fd, this.#size);
-      } catch {
-        this.#unusable = 'failed';
-      }
       throw ioError(e, `cannot append to ${this.path}`);
     }
     this.#size += total;

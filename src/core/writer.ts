@@ -8,7 +8,7 @@
  */
 import { err } from './errors.ts';
 import { ACTION, createEntry, type Action, type Entry } from './entry.ts';
-import { chunkFile, encodeMode } from './content.ts';
+import { chunkFile, encodeMode, type Chunked } from './content.ts';
 import { bytesEqual, toHex, type Hash } from './hash.ts';
 import type { KeyPair } from './keys.ts';
 import type { Log } from './log.ts';
@@ -71,9 +71,16 @@ export class Writer {
    * a configuration tool re-rendering its templates) thus adds nothing to the log or the network.
    */
   writeFileIfChanged(path: string, data: Uint8Array, opts: { mtime: number }): Entry | null {
+    return this.writeChunkedIfChanged(path, chunkFile(data), opts);
+  }
+
+  /**
+   * writeFileIfChanged for content already cut into blocks (chunkFile): the caller stored the
+   * blocks before, or passes them here. The mount parks a new file this way (src/fuse/parking.ts).
+   */
+  writeChunkedIfChanged(path: string, chunked: Chunked, opts: { mtime: number }): Entry | null {
     const p = normalizePath(path);
     const found = this.view.find(p);
-    const chunked = chunkFile(data);
     const s = found?.state;
     if (
       s?.kind === 'file' &&
@@ -248,7 +255,7 @@ export class Writer {
   // -------------------------------------------------------------------------------------------
 
   /** A file's blocks, then its WRITE entry (a new version of `found`, or a new path). */
-  private storeFile(p: string, found: ReturnType<View['find']>, chunked: ReturnType<typeof chunkFile>, mtime?: number): Entry {
+  private storeFile(p: string, found: ReturnType<View['find']>, chunked: Chunked, mtime?: number): Entry {
     const { manifest, blocks } = chunked;
     if (blocks.length > 0) {
       if (this.blocks === null) throw err('NOT_SUPPORTED', 'this replica has no block store');

@@ -5,8 +5,10 @@
  */
 import type { Replica } from '../core/replica.ts';
 import type { Writer } from '../core/writer.ts';
+import { decodeManifest } from '../core/content.ts';
 import { ACTION } from '../core/entry.ts';
 import { err } from '../core/errors.ts';
+import { bytesEqual } from '../core/hash.ts';
 import { joinPath } from '../core/paths.ts';
 import type { Node } from '../core/tree.ts';
 import { AttrCache, fuseStat, S_IFREG, type FuseStat, type Owner, type Shown } from './attrs.ts';
@@ -14,8 +16,8 @@ import { BlockCache } from './block-cache.ts';
 import { fail } from './errno.ts';
 import { KernelAttrs } from './kernel-attrs.ts';
 import { OpenFiles, type OpenFile, type Snapshot } from './open-files.ts';
-
-const DEFAULT_FILE_MODE = 0o644;
+import type { ParkedJournal, ParkedRecord } from './parked-journal.ts';
+import { Parking } from './parking.ts';
 
 export class MountContext {
   readonly replica: Replica;
@@ -27,6 +29,9 @@ export class MountContext {
   /** Paths whose newest content entry arrived in the last arrivingMs, and when (accepted). */
   private readonly arriving = new Map<string, number>();
   private readonly arrivingMs: number;
+  /** New files closed and not yet committed (parking.ts); null: a new file is committed at close. */
+  private parking: Parking | null = null;
+  private onError: (op: string, e: unknown) => void = () => {};
 
   /**
    * `holdMs`: how long the kernel may keep attributes it was given (see kernel-attrs.ts);
@@ -178,23 +183,167 @@ export class MountContext {
     return { st: fuseStat('file', open.size, base.st.mode, t, t, this.owner), version: open.dirty ? null : open.savedVersion };
   }
 
+  /** Park new files at close from now on, recording them in `journal` (mount.ts). */
+  startParking(journal: ParkedJournal, parkMs: number, onError: (op: string, e: unknown) => void): void {
+    this.onError = onError;
+    this.parking = new Parking(journal, this.replica.blocks, {
+      parkMs,
+      commit: (f) => this.commitParked(f),
+      durable: () => this.replica.durable(),
+      onError,
+    });
+  }
+
+  /**
+   * Commit the files a previous mount had parked when it stopped without committing them (killed),
+   * as their close would have: `records` from ParkedJournal.open. One that cannot be written now
+   * (its blocks are gone, the key lost its authority, a directory is there) is reported and skipped.
+   * Returns how many were written.
+   */
+  recoverParked(records: readonly ParkedRecord[], onError: (op: string, e: unknown) => void): number {
+    let n = 0;
+    for (const r of records) {
+      try {
+        if (this.committedBefore(r)) continue;
+        const w = this.writerFor(r.path);
+        const m = decodeManifest(r.manifest);
+        const data = new Uint8Array(m.size);
+        this.blocks.read(m, 0, m.size, data);
+        w.writeFileIfChanged(r.path, data, { mtime: r.mtime });
+        if ((this.view.stat(r.path).mode & 0o7777) !== r.mode) w.chmod(r.path, r.mode, { at: r.mtime });
+        n++;
+      } catch (e) {
+        onError(`recover parked ${r.path}`, e);
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Whether `r` was written to the log already (its record outlived the commit: the mount was
+   * killed before dropping it): then it is not written again, over what came after it.
+   */
+  private committedBefore(r: ParkedRecord): boolean {
+    const found = this.view.find(r.path, true);
+    if (found === undefined) return false;
+    const stack = [...found.chain.roots];
+    for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
+      const e = n.entry;
+      if (e.action === ACTION.WRITE && e.timestamp === Math.floor(r.mtime) && bytesEqual(e.content, r.manifest)) return true;
+      stack.push(...n.children);
+    }
+    return false;
+  }
+
+  parkedCount(): number {
+    return this.parking?.size ?? 0;
+  }
+
+  /**
+   * Close the journal (unmount, once every open and parked file was committed); once those
+   * commits are on disk it is emptied, so the next mount has nothing to recover.
+   */
+  async stopParking(): Promise<void> {
+    const p = this.parking;
+    this.parking = null;
+    if (p === null) return;
+    try {
+      if (p.size === 0) await this.replica.durable().then(() => p.clearJournal());
+    } finally {
+      p.close();
+    }
+  }
+
+  /**
+   * A close (flush after writes, or release) or fsync: a new file is parked, anything else
+   * committed. A parked file that has not changed since is left waiting.
+   */
+  save(file: OpenFile): void {
+    if (!this.parks(file)) return this.commit(file);
+    if (file.journaled) return;
+    try {
+      (this.parking as Parking).park(file);
+    } catch (e) {
+      this.onError('park', e);
+      this.commit(file);
+    }
+  }
+
+  /** fsync(2): a new file's record made durable, or the file committed; then the disk. */
+  fsync(file: OpenFile): Promise<void> {
+    this.save(file);
+    if (file.parked) return (this.parking as Parking).sync(file);
+    return this.replica.durable();
+  }
+
+  /** fsync(2) of a directory: every change so far on disk, parked files' records included. */
+  async durable(): Promise<void> {
+    await Promise.all([this.replica.durable(), this.parking?.syncJournal()]);
+  }
+
+  /**
+   * A change to an open or parked file's attributes (chmod, utimens, truncate by path) was made
+   * and is answered now: a parked file's record is rewritten, so that it survives as answered
+   * (rsync sets a file's times and mode between its close and its rename).
+   */
+  changed(file: OpenFile): void {
+    // Being rewritten through a descriptor opened again: that close saves everything together.
+    if (!file.parked || (file.refs > 0 && !file.journaled)) return;
+    file.journaled = false;
+    this.save(file);
+  }
+
+  /** The file at `path` is unlinked or replaced: its descriptors keep it, it is never committed. */
+  discard(path: string): void {
+    const f = this.files.detach(path);
+    if (f !== undefined) this.unpark(f);
+  }
+
+  /** `file` will never be committed (detached): its journal record goes. */
+  unpark(file: OpenFile): void {
+    this.parking?.settle(file);
+  }
+
+  private parks(file: OpenFile): boolean {
+    return this.parking !== null && file.created && !file.detached;
+  }
+
+  /** A parked file's wait is over; if it cannot be written now (see below), it is dropped. */
+  private commitParked(file: OpenFile): void {
+    try {
+      this.commit(file);
+    } catch (e) {
+      // The key lost its authority, or a peer removed the directory, since the close: what a
+      // failed close would have said. Logged, and the file dropped, as a failed commit was.
+      this.onError('parked', e);
+      this.parking?.settle(file);
+      if (file.refs === 0) this.files.forget(file);
+    }
+  }
+
   /**
    * Write an open file's buffer as one entry: nothing if not changed since opened, detached or
-   * already saved, or if it was rewritten with the content and mtime it already had.
+   * already saved, or if it was rewritten with the content and mtime it already had. A new file
+   * also gets its mode (a MODE entry) unless that is what the path has after the write (the
+   * default for a new path, the old file's mode when it replaces one: rename).
    */
   commit(file: OpenFile): void {
-    if (file.detached) return;
+    if (file.detached) return this.parking?.settle(file);
     const at = file.savedTime;
     if (file.dirty) {
       const w = this.writerFor(file.path);
-      w.writeFileIfChanged(file.path, file.bytes(), { mtime: at });
-      if (file.created && file.mode !== DEFAULT_FILE_MODE) w.chmod(file.path, file.mode, { at });
+      // A parked file's blocks are stored already (parking.ts).
+      if (file.parkedManifest !== null) w.writeChunkedIfChanged(file.path, { manifest: file.parkedManifest, blocks: [] }, { mtime: at });
+      else w.writeFileIfChanged(file.path, file.bytes(), { mtime: at });
+      file.parkedManifest = null;
+      const after = this.view.stat(file.path);
+      if (file.created && (after.mode & 0o7777) !== file.mode) w.chmod(file.path, file.mode, { at });
       file.dirty = false;
       file.wrote = false;
       file.created = false;
       // The kernel's size for this file is now this version's: it came from the writes and
       // truncates, or from getattr answers about this very buffer.
-      file.savedVersion = this.view.stat(file.path).version;
+      file.savedVersion = after.version; // a MODE does not change which version is shown
       this.kernel.answered(file.path, file.savedVersion);
     } else if (file.mtime !== null && !file.created) {
       this.writerFor(file.path).touch(file.path, file.mtime);
@@ -202,10 +351,22 @@ export class MountContext {
     // Saved: what stat shows while the file stays open (between flush and release) is this time.
     file.changedAt = at;
     file.mtime = null;
+    if (file.parked) {
+      this.parking?.settle(file);
+      if (file.refs === 0) this.files.forget(file);
+    }
   }
 
   /** Save every open file at or below `path` (before it is renamed, linked or removed). */
   commitWithin(path: string): void {
     for (const f of this.files.within(path)) this.commit(f);
+  }
+
+  /**
+   * Commit the parked files at or below `path`: a directory that holds only parked files is not
+   * empty (a rename onto it must fail with ENOTEMPTY, as rmdir does, see OpenFiles.createdIn).
+   */
+  commitParkedWithin(path: string): void {
+    for (const f of this.files.within(path)) if (f.parked) this.commit(f);
   }
 }

@@ -5,9 +5,11 @@
  * someone else (fusermount -u), and saving open files before unmounting.
  */
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import type { Replica } from '../core/replica.ts';
 import { normalizePath } from '../core/paths.ts';
 import { MountContext } from './context.ts';
+import { ParkedJournal, type OpenedJournal } from './parked-journal.ts';
 import { ERRNO, isExpected, toErrno } from './errno.ts';
 import { checkDevice, checkMountpoint, isMounted, loadFuse, type FuseClass, type FuseInstance } from './preflight.ts';
 import * as files from './ops/files.ts';
@@ -40,6 +42,12 @@ export interface MountOptions {
    * so that a file whose blocks never come can be removed.
    */
   arrivingSeconds?: number;
+  /**
+   * How long a new file waits after its close (or its last change) before it becomes an entry, in
+   * ms; default 25. A rename in that time writes it at the new name only (parking.ts): rsync's and
+   * editors' temporary files never reach the log. 0: every close commits.
+   */
+  parkMs?: number;
   /** Let other users see the mount (needs user_allow_other in /etc/fuse.conf unless root). */
   allowOther?: boolean;
   /** Called for unexpected failures inside an operation (answered with EIO). */
@@ -61,9 +69,14 @@ export interface Mounted {
    * (attributes it keeps for attrSeconds): 0 once what a reader gets through the mount is current.
    */
   settleMs(path: string): number;
+  /** How many new files are closed but not in the log yet (parked, see MountOptions.parkMs). */
+  parked(): number;
 }
 
 type Callback = (code: number, ...values: unknown[]) => void;
+
+/** The journal of parked files, in the replica's directory. */
+export const PARKED_JOURNAL = 'parked';
 
 export async function mountReplica(replica: Replica, mountpoint: string, opts: MountOptions = {}): Promise<Mounted> {
   checkDevice();
@@ -79,6 +92,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
   });
   const stopListening = replica.log.onAccept((nodes) => ctx.accepted(nodes));
   const onError = opts.onError ?? ((op, e) => process.stderr.write(`basefs mount: ${op}: ${String((e as Error)?.stack ?? e)}\n`));
+  await startParking(ctx, replica, opts.parkMs ?? 25, onError);
 
   const calls = new Map<string, number>();
   const tally = (op: string) => calls.set(op, (calls.get(op) ?? 0) + 1);
@@ -135,7 +149,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
       tally('releasedir');
       cb(0);
     },
-    fsyncdir: (_path: string, _datasync: number, _fd: number, cb: Callback) => later('fsyncdir', cb, () => replica.durable()),
+    fsyncdir: (_path: string, _datasync: number, _fd: number, cb: Callback) => later('fsyncdir', cb, () => ctx.durable()),
     readlink: (path: string, cb: Callback) => call('readlink', cb, () => rd.readlink(ctx, p(path))),
     access: (path: string, mode: number, cb: Callback) => call('access', cb, () => rd.access(ctx, p(path), mode)),
     statfs: (_path: string, cb: Callback) => call('statfs', cb, () => rd.statfs(ctx)),
@@ -185,6 +199,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     await new Promise<void>((resolve, reject) => fuse.mount((e) => (e ? reject(e) : resolve())));
   } catch (e) {
     stopListening();
+    await ctx.stopParking().catch(() => undefined);
     throw e;
   }
 
@@ -210,6 +225,7 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
           onError('unmount', e);
         }
       }
+      await ctx.stopParking().catch((e: unknown) => onError('unmount', e));
       if (isMounted(mnt)) await new Promise<void>((resolve, reject) => fuse.unmount((e) => (e ? reject(e) : resolve())));
       else await releaseUnmounted(Fuse, fuse);
       stopListening();
@@ -217,7 +233,32 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     })();
     return unmounting;
   };
-  return { mountpoint: mnt, ended, unmount, calls: () => Object.fromEntries(calls), settleMs: (path) => ctx.settleMs(normalizePath(path)) };
+  return { mountpoint: mnt, ended, unmount, calls: () => Object.fromEntries(calls),
+    settleMs: (path) => ctx.settleMs(normalizePath(path)),
+    parked: () => ctx.parkedCount(),
+  };
+}
+
+/**
+ * Open the journal of parked files (a writable mount only), commit what a killed mount left in it,
+ * and park new files from now on. A journal that cannot be used is reported, and every close then
+ * commits at once.
+ */
+async function startParking(ctx: MountContext, replica: Replica, parkMs: number, onError: (op: string, e: unknown) => void): Promise<void> {
+  if (replica.writer === null || parkMs <= 0) return;
+  let opened: OpenedJournal;
+  try {
+    opened = ParkedJournal.open(join(replica.dir, PARKED_JOURNAL));
+  } catch (e) {
+    return onError('parked files journal', e);
+  }
+  if (opened.records.length > 0) {
+    ctx.recoverParked(opened.records, onError);
+    // The journal forgets them only once their entries are on disk.
+    await replica.durable();
+  }
+  opened.journal.clear();
+  ctx.startParking(opened.journal, parkMs, onError);
 }
 
 /**

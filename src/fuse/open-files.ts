@@ -2,6 +2,7 @@
  * Open files and their write buffers. A file's content becomes one signed entry when it is flushed
  * (close), fsynced or released, never one per write(): the first write or truncate copies the
  * shown content into a buffer, later ones edit the buffer, and a commit writes it as one WRITE.
+ * A new file is parked at close instead (parking.ts), and stays listed here until committed.
  *
  * Handles on the same path share one OpenFile, so a write through one descriptor is seen by reads
  * through another, and by getattr (size) before it is committed. A file made by create() exists
@@ -12,6 +13,7 @@ import type { Manifest } from '../core/content.ts';
 import { MAX_FILE_SIZE } from '../core/content.ts';
 import { isWithin } from '../core/paths.ts';
 import { fail } from './errno.ts';
+import type { ParkedRecord } from './parked-journal.ts';
 
 export class OpenFile {
   path: string;
@@ -40,6 +42,20 @@ export class OpenFile {
   hidden = false;
   refs = 0;
   readonly openedAt = Date.now();
+  /** Closed but not in the log yet: recorded in the journal, committed soon (parking.ts). */
+  parked = false;
+  /** Its journal record id, once parked. */
+  parkId: number | null = null;
+  /** The journal record describes the file as it is (cleared by every change after parking). */
+  journaled = false;
+  /** When it was last parked (performance.now()). */
+  parkedAt = 0;
+  /** fsync(2) made its record durable (parking.ts settle). */
+  parkSynced = false;
+  /** The content as last parked (its blocks stored), until it changes: the commit writes this. */
+  parkedManifest: Uint8Array | null = null;
+  /** Its last journal record (kept when the journal is rewritten). */
+  parkRecord: ParkedRecord | null = null;
 
   constructor(path: string, size: number, opts: { created: boolean; mode: number }) {
     this.path = path;
@@ -71,6 +87,8 @@ export class OpenFile {
     if (end > this.size) this.size = end;
     this.dirty = true;
     this.wrote = true;
+    this.journaled = false;
+    this.parkedManifest = null;
     this.changedAt = Date.now();
   }
 
@@ -86,6 +104,8 @@ export class OpenFile {
     if (size > this.size) data.fill(0, this.size, size);
     this.size = size;
     this.dirty = true;
+    this.journaled = false;
+    this.parkedManifest = null;
     this.changedAt = Date.now();
   }
 
@@ -156,14 +176,19 @@ export class OpenFiles {
     return fd;
   }
 
-  /** Drop a descriptor; returns its file when this was the last one. */
+  /** Drop a descriptor; returns its file when this was the last one. A parked file stays listed. */
   close(fd: number): OpenFile | null {
     const h = this.handle(fd);
     this.handles.delete(fd);
     h.file.refs--;
     if (h.file.refs > 0) return null;
-    if (this.byPath.get(h.file.path) === h.file) this.byPath.delete(h.file.path);
+    if (!h.file.parked) this.forget(h.file);
     return h.file;
+  }
+
+  /** Stop listing a file no descriptor has open (a parked file once committed). */
+  forget(file: OpenFile): void {
+    if (this.byPath.get(file.path) === file) this.byPath.delete(file.path);
   }
 
   /** Files at `path` or below (a directory being renamed or removed). */
@@ -183,12 +208,13 @@ export class OpenFiles {
     return out;
   }
 
-  /** The path no longer names this file (unlinked, or replaced by a rename). */
-  detach(path: string): void {
+  /** The path no longer names this file (unlinked, or replaced by a rename); returns it. */
+  detach(path: string): OpenFile | undefined {
     const f = this.byPath.get(path);
-    if (f === undefined) return;
+    if (f === undefined) return undefined;
     f.detached = true;
     this.byPath.delete(path);
+    return f;
   }
 
   /** libfuse keeps an unlinked open file under a hidden name: its descriptors still work there. */

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { fuseUnavailable, mountFresh, run, sh } from '../helpers/mount.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const why = await fuseUnavailable();
 if (why !== null) t.plan(0, `FUSE unavailable: ${why}`);
@@ -76,14 +77,16 @@ t.test('tar extraction of a generated tree is byte-for-byte the source (diff -r)
 });
 
 t.test('cp -a over an identical tree writes no file again', async (t) => {
-  const { mnt, dir, replica } = await mountFresh(t);
+  const { mnt, dir, replica, mount } = await mountFresh(t);
   const src = join(dir, 'src');
   await makeTree(src);
   // As for rsync below: fuse-native hands utimens the atime, which a read of the source moves,
   // so the source's times are set again before each copy.
   const copy = async () => {
     await sh(`find ${src} -exec touch -h -d @1600000000 {} +`);
-    return run('cp', ['-a', src + '/.', join(mnt, 'c') + '/']);
+    const r = await run('cp', ['-a', src + '/.', join(mnt, 'c') + '/']);
+    await waitFor(() => mount.parked() === 0, 'new files committed');
+    return r;
   };
   const first = await copy();
   t.equal(first.code, 0, first.stderr);
@@ -124,6 +127,7 @@ t.test('rsync -a twice: the second run finds nothing to transfer', { skip: noRsy
 t.test('an editor saves by writing a temp file and renaming it over the original', async (t) => {
   const { mnt, replica } = await mountFresh(t);
   await fsp.writeFile(join(mnt, 'nginx.conf'), 'worker_processes 1;\n');
+  await waitFor(() => replica.view.exists('/nginx.conf'), 'the new file committed');
   const before = replica.view.revisions('/nginx.conf').length;
   // What vim (backupcopy=no) and most editors do: write, fsync, rename over.
   const tmp = join(mnt, '.nginx.conf.swp');
@@ -147,6 +151,7 @@ t.test('a 3 MiB file: written through the mount, read back whole and at random o
   const data = randomBytes(3 * 1024 * 1024 + 123);
   const f = join(mnt, 'big.bin');
   await timed(t, `write ${data.length} bytes`, () => fsp.writeFile(f, data));
+  await waitFor(() => replica.view.exists('/big.bin'), 'the new file committed');
   t.equal(replica.view.stat('/big.bin').size, data.length);
   const whole = await timed(t, 'read it whole', () => fsp.readFile(f));
   t.ok(whole.equals(data), 'same bytes');

@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { key } from '../helpers/fs.ts';
 import { errnoOf, fuseUnavailable, mountFresh, peerReplica } from '../helpers/mount.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const why = await fuseUnavailable();
 if (why !== null) t.plan(0, `FUSE unavailable: ${why}`);
@@ -36,6 +37,7 @@ t.test('a key without authority gets EACCES and nothing is written', async (t) =
 
   await fsp.writeFile(p('home/mine'), 'ok');
   t.equal(await fsp.readFile(p('home/mine'), 'utf8'), 'ok', 'allowed below its grant');
+  await waitFor(() => replica.view.exists('/home/mine'), 'the new file committed');
   const size = replica.log.size;
   // rsync or tar into the grant sets the time of its top directory, which the key may not change.
   await fsp.utimes(p('home'), 1_600_000_000, 1_600_000_000);

@@ -8,6 +8,8 @@
  * (truncating or creating), dup2s and closes the original before writing. A flush therefore saves
  * only after write() calls; a file only created or truncated is saved at release or fsync, so no
  * empty intermediate version ever reaches the log (or the other nodes).
+ * A new file is parked rather than committed at close (parking.ts): recorded at once, written to
+ * the log a moment later or at its rename.
  */
 import type { MountContext } from '../context.ts';
 import { fail } from '../errno.ts';
@@ -51,7 +53,10 @@ export function ftruncate(ctx: MountContext, fd: number, size: number): void {
 export function truncate(ctx: MountContext, path: string, size: number): void {
   const w = ctx.writerFor(path);
   const open = ctx.files.get(path);
-  if (open !== undefined) return open.truncate(() => ctx.view.readFile(path), size);
+  if (open !== undefined) {
+    open.truncate(() => ctx.view.readFile(path), size);
+    return ctx.changed(open);
+  }
   const st = ctx.stat(path);
   if ((st.mode & 0o170000) === 0o040000) fail('EISDIR', `${path}: is a directory`);
   const file = new OpenFile(path, st.size, { created: false, mode: st.mode & 0o7777 });
@@ -61,13 +66,13 @@ export function truncate(ctx: MountContext, path: string, size: number): void {
 
 export function flush(ctx: MountContext, fd: number): void {
   const file = ctx.files.handle(fd).file;
-  if (file.wrote) ctx.commit(file);
+  if (file.wrote) ctx.save(file);
 }
 
 export function release(ctx: MountContext, fd: number): void {
   const file = ctx.files.handle(fd).file;
   try {
-    ctx.commit(file);
+    ctx.save(file);
   } finally {
     ctx.files.close(fd);
   }
@@ -75,6 +80,5 @@ export function release(ctx: MountContext, fd: number): void {
 
 /** fsync(2): save the file, then answer once it (and every change before it) is on disk. */
 export function fsync(ctx: MountContext, fd: number): Promise<void> {
-  ctx.commit(ctx.files.handle(fd).file);
-  return ctx.replica.durable();
+  return ctx.fsync(ctx.files.handle(fd).file);
 }

@@ -16,7 +16,7 @@ export function chmod(ctx: MountContext, path: string, mode: number): void {
   if (open?.created) {
     ctx.writerFor(path);
     open.mode = bits;
-    return;
+    return ctx.changed(open);
   }
   const st = ctx.stat(path);
   if ((st.mode & 0o7777) === bits) return;
@@ -55,7 +55,7 @@ export function utimens(ctx: MountContext, path: string, time: number): void {
   if (open !== undefined) {
     ctx.writerFor(path);
     open.mtime = time;
-    return;
+    return ctx.changed(open);
   }
   ctx.writerFor(path).touch(path, time);
 }

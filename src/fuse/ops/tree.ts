@@ -7,6 +7,7 @@ import type { MountContext } from '../context.ts';
 import { baseName } from '../../core/paths.ts';
 import { fail } from '../errno.ts';
 import type { OpenFile } from '../open-files.ts';
+import { requireParentDir } from './read.ts';
 
 const DEFAULT_DIR_MODE = 0o755;
 
@@ -20,21 +21,24 @@ export function mkdir(ctx: MountContext, path: string, mode: number): void {
 export function rmdir(ctx: MountContext, path: string): void {
   const st = ctx.view.stat(path);
   if (st.kind !== 'dir') fail('ENOTDIR', `${path}: not a directory`);
+  const w = ctx.writerFor(path);
+  // New files not in the log yet (open, or parked) are in it too.
   if (ctx.files.createdIn(path).length > 0) fail('ENOTEMPTY', `${path}: directory not empty`);
-  ctx.writerFor(path).delete(path);
+  w.delete(path);
   ctx.kernel.forget(path);
 }
 
 export function unlink(ctx: MountContext, path: string): void {
   const open = ctx.files.get(path);
-  if (open?.hidden) return ctx.files.detach(path);
+  if (open?.hidden) return ctx.discard(path);
   if (open?.created && !ctx.view.exists(path)) {
+    // Open or parked, never in the log: removing it writes nothing.
     ctx.writerFor(path);
-    return ctx.files.detach(path);
+    return ctx.discard(path);
   }
   if (ctx.view.stat(path).kind === 'dir') fail('EISDIR', `${path}: is a directory`);
   ctx.writerFor(path).delete(path);
-  ctx.files.detach(path);
+  ctx.discard(path);
   ctx.kernel.forget(path);
 }
 
@@ -44,17 +48,36 @@ const HIDDEN = /^\.fuse_hidden[0-9a-f]+$/;
 export function rename(ctx: MountContext, from: string, to: string): void {
   const open = ctx.files.get(from);
   if (open !== undefined && HIDDEN.test(baseName(to))) return hide(ctx, open, from, to);
+  if (open?.created && !ctx.view.exists(from)) return renameNew(ctx, open, from, to);
   const w = ctx.writerFor(from);
   ctx.writerFor(to);
   // A file still being written under `from` must be in the log to be moved with the rest.
   ctx.commitWithin(from);
+  ctx.commitParkedWithin(to);
   const dir = ctx.view.stat(from).kind === 'dir';
   w.rename(from, to);
   if (from !== to) {
-    ctx.files.detach(to);
+    ctx.discard(to);
     ctx.files.move(from, to);
     ctx.kernel.move(from, to, dir);
   }
+}
+
+/**
+ * Rename a new file that is not in the log yet (open, or parked after its close: the temporary
+ * file of rsync or an editor): it is written at `to` only, as one entry replacing what `to` held,
+ * so the temporary name never reaches the log. The checks are rename(2)'s and Writer.rename's.
+ */
+function renameNew(ctx: MountContext, file: OpenFile, from: string, to: string): void {
+  ctx.writerFor(from);
+  ctx.writerFor(to);
+  if (from === to) return;
+  if (!ctx.view.exists(to)) requireParentDir(ctx, to);
+  else if (ctx.view.stat(to).kind === 'dir') fail('EISDIR', `${to}: is a directory`);
+  ctx.discard(to);
+  ctx.files.move(from, to);
+  ctx.kernel.move(from, to, false);
+  ctx.commit(file);
 }
 
 /** Unlink an open file but keep serving its descriptors (its content moves into the buffer). */
@@ -67,6 +90,7 @@ function hide(ctx: MountContext, open: OpenFile, from: string, to: string): void
     w.delete(from);
   }
   ctx.files.hide(from, to);
+  ctx.unpark(open);
   ctx.kernel.forget(from);
 }
 

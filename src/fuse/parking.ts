@@ -1,0 +1,172 @@
+/**
+ * Parked files: a new file (made by create()) that was closed waits `parkMs` before it becomes an
+ * entry, and the wait starts again whenever it is changed. The programs that write most files
+ * through a mount close a new file only to rename it into place right after: rsync writes every
+ * file as `.name.XXXXXX`, then sets its times and mode and renames it; editors and configuration
+ * tools save to a temporary name and rename it over the old file. Committed at close, each such
+ * save was three entries (the temporary file, its copy at the real name, the temporary's
+ * DELETE), more with the time and mode set in between, and every peer received and applied all of
+ * them, watchers included. Parked, the rename writes the file at its real name as one entry (and a
+ * MODE if its mode is not the default), and a temporary file removed while parked writes nothing.
+ *
+ * A close is still not lost if the mount process is killed: parking records the file in the
+ * journal (parked-journal.ts; its blocks are stored first), and the next mount commits it. An
+ * fsync(2) makes the record durable. Until it is committed a parked file exists on this node only,
+ * as an open new file does: peers see it parkMs after its last change.
+ */
+import type { BlockSink } from '../core/writer.ts';
+import { chunkFile } from '../core/content.ts';
+import type { OpenFile } from './open-files.ts';
+import type { ParkedJournal } from './parked-journal.ts';
+
+export interface ParkingOptions {
+  parkMs: number;
+  /** Write a parked file to the log, or drop it if that fails (MountContext); settles it here. */
+  commit: (file: OpenFile) => void;
+  /** Resolves once everything written to the replica so far is on disk (Replica.durable). */
+  durable: () => Promise<void>;
+  onError: (op: string, e: unknown) => void;
+  /** Past this size, the journal is rewritten with only its live records (see drop); default 1 MiB. */
+  compactBytes?: number;
+}
+
+export class Parking {
+  private readonly journal: ParkedJournal;
+  private readonly blocks: BlockSink;
+  private readonly opts: ParkingOptions;
+  private readonly parked = new Set<OpenFile>();
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** While commitDue runs: the ids it settled, dropped with one record at its end. */
+  private settling: number[] | null = null;
+
+  constructor(journal: ParkedJournal, blocks: BlockSink, opts: ParkingOptions) {
+    this.journal = journal;
+    this.blocks = blocks;
+    this.opts = opts;
+  }
+
+  get size(): number {
+    return this.parked.size;
+  }
+
+  /**
+   * Record `file` as it is now (blocks, then the journal record) and (re)start its wait. Throws
+   * IO if the record cannot be written; the caller then commits the file at once instead.
+   */
+  park(file: OpenFile): void {
+    if (file.parkedManifest === null) {
+      // Cut and stored once per content: rsync's time and mode changes re-record the same manifest.
+      const { manifest, blocks } = chunkFile(file.bytes());
+      for (const b of blocks) this.blocks.put(b.bytes);
+      file.parkedManifest = manifest;
+    }
+    file.parkId ??= this.journal.newId();
+    const record = { path: file.path, mode: file.mode, mtime: file.savedTime, manifest: file.parkedManifest };
+    this.journal.put(file.parkId, record);
+    file.parkRecord = record;
+    file.parked = true;
+    file.journaled = true;
+    file.parkedAt = performance.now();
+    this.parked.add(file);
+    this.schedule(this.opts.parkMs);
+  }
+
+  /**
+   * `file` no longer needs its record: committed, removed, or replaced. A record made durable for
+   * fsync(2) is dropped only once the commit is durable too, so that a power failure in between
+   * cannot lose a file whose fsync returned.
+   */
+  settle(file: OpenFile): void {
+    if (!file.parked) return;
+    file.parked = false;
+    this.parked.delete(file);
+    const id = file.parkId as number;
+    if (this.settling !== null && !file.parkSynced) return void this.settling.push(id);
+    if (!file.parkSynced) return this.drop([id]);
+    this.opts.durable().then(
+      () => {
+        if (!this.closed) this.drop([id]);
+      },
+      () => undefined, // the replica reported it (sync-failed); the record stays for the next mount
+    );
+  }
+
+  /**
+   * Drop records; the journal empties itself when no file is parked. While one stays parked for
+   * long (opened again and kept open), every other file's records pile up behind it: past
+   * compactBytes, when most of the file is dead records, it is rewritten with the live ones.
+   */
+  private drop(ids: number[]): void {
+    this.journal.drop(ids);
+    if (this.journal.bytes < (this.opts.compactBytes ?? 1 << 20)) return;
+    let live = 0;
+    for (const f of this.parked) live += 64 + (f.parkRecord?.path.length ?? 0) + (f.parkRecord?.manifest.length ?? 0);
+    if (this.journal.bytes < 2 * live) return;
+    try {
+      this.journal.rewrite([...this.parked].flatMap((f) => (f.parkRecord === null ? [] : [[f.parkId as number, f.parkRecord] as const])));
+    } catch (e) {
+      this.opts.onError('parked files journal', e);
+    }
+  }
+
+  /** fsync(2) of a parked file: its record (and blocks, with everything else) on disk. */
+  async sync(file: OpenFile): Promise<void> {
+    file.parkSynced = true;
+    await Promise.all([this.journal.sync(), this.opts.durable()]);
+  }
+
+  /** fsync(2) of a directory: the records of parked files too (their names are in it). */
+  syncJournal(): Promise<void> {
+    return this.journal.sync();
+  }
+
+  /** Forget every record (unmount: every parked file was committed and is on disk). */
+  clearJournal(): void {
+    if (!this.closed) this.journal.clear();
+  }
+
+  /** Stop the timer and close the journal (after the parked files were committed: unmount). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.journal.close();
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer !== null || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.commitDue();
+    }, ms);
+  }
+
+  /**
+   * Commit the files whose wait is over. A file changed since it was parked (being rewritten
+   * through a descriptor opened again) waits for that close, which parks it again.
+   */
+  private commitDue(): void {
+    const now = performance.now();
+    let next = Infinity;
+    this.settling = [];
+    try {
+      for (const f of [...this.parked]) {
+        if (!f.journaled) continue;
+        const left = f.parkedAt + this.opts.parkMs - now;
+        if (left > 0) {
+          next = Math.min(next, left);
+          continue;
+        }
+        this.opts.commit(f);
+      }
+    } finally {
+      // Synchronously, before any other operation can change these files again.
+      const ids = this.settling;
+      this.settling = null;
+      this.drop(ids);
+    }
+    if (next !== Infinity) this.schedule(next);
+  }
+}
