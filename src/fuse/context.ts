@@ -8,7 +8,7 @@ import type { Writer } from '../core/writer.ts';
 import { decodeManifest } from '../core/content.ts';
 import { ACTION } from '../core/entry.ts';
 import { err } from '../core/errors.ts';
-import { bytesEqual } from '../core/hash.ts';
+import { toHex } from '../core/hash.ts';
 import { joinPath } from '../core/paths.ts';
 import type { Node } from '../core/tree.ts';
 import { AttrCache, fuseStat, S_IFREG, type FuseStat, type Owner, type Shown } from './attrs.ts';
@@ -196,15 +196,23 @@ export class MountContext {
 
   /**
    * Commit the files a previous mount had parked when it stopped without committing them (killed),
-   * as their close would have: `records` from ParkedJournal.open. One that cannot be written now
-   * (its blocks are gone, the key lost its authority, a directory is there) is reported and skipped.
+   * as their close would have: `records` from ParkedJournal.open. Skipped: a record whose entry is
+   * in the log already (committed, perhaps under the name it was renamed to, before the record was
+   * dropped), and one whose path exists now: the file was new when closed, so another node made
+   * that path since, and the version closed here is not written over it (it is reported). One
+   * that cannot be written (its blocks are gone, the key lost its authority) is reported too.
    * Returns how many were written.
    */
   recoverParked(records: readonly ParkedRecord[], onError: (op: string, e: unknown) => void): number {
+    if (records.length === 0) return 0;
+    const contentKey = (timestamp: number, manifest: Uint8Array) => `${timestamp}:${toHex(manifest)}`;
+    const committed = new Set<string>();
+    for (const e of this.replica.log.entriesInOrder()) if (e.action === ACTION.WRITE) committed.add(contentKey(e.timestamp, e.content));
     let n = 0;
     for (const r of records) {
       try {
-        if (this.committedBefore(r)) continue;
+        if (committed.has(contentKey(Math.floor(r.mtime), r.manifest))) continue;
+        if (this.view.exists(r.path)) throw err('EXISTS', `${r.path} was made by another node since: the version closed here before the mount stopped is not written over it`);
         const w = this.writerFor(r.path);
         const m = decodeManifest(r.manifest);
         const data = new Uint8Array(m.size);
@@ -217,22 +225,6 @@ export class MountContext {
       }
     }
     return n;
-  }
-
-  /**
-   * Whether `r` was written to the log already (its record outlived the commit: the mount was
-   * killed before dropping it): then it is not written again, over what came after it.
-   */
-  private committedBefore(r: ParkedRecord): boolean {
-    const found = this.view.find(r.path, true);
-    if (found === undefined) return false;
-    const stack = [...found.chain.roots];
-    for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
-      const e = n.entry;
-      if (e.action === ACTION.WRITE && e.timestamp === Math.floor(r.mtime) && bytesEqual(e.content, r.manifest)) return true;
-      stack.push(...n.children);
-    }
-    return false;
   }
 
   parkedCount(): number {
@@ -287,8 +279,10 @@ export class MountContext {
    * (rsync sets a file's times and mode between its close and its rename).
    */
   changed(file: OpenFile): void {
-    // Being rewritten through a descriptor opened again: that close saves everything together.
-    if (!file.parked || (file.refs > 0 && !file.journaled)) return;
+    if (!file.parked) return;
+    // Being rewritten through a descriptor opened again: the content is saved at that close; the
+    // record keeps the last closed content, with this change.
+    if (file.refs > 0 && !file.journaled) return (this.parking as Parking).rerecord(file);
     file.journaled = false;
     this.save(file);
   }
@@ -301,7 +295,7 @@ export class MountContext {
 
   /** `file` will never be committed (detached): its journal record goes. */
   unpark(file: OpenFile): void {
-    this.parking?.settle(file);
+    this.parking?.settle(file, false);
   }
 
   private parks(file: OpenFile): boolean {
@@ -316,8 +310,9 @@ export class MountContext {
       // The key lost its authority, or a peer removed the directory, since the close: what a
       // failed close would have said. Logged, and the file dropped, as a failed commit was.
       this.onError('parked', e);
-      this.parking?.settle(file);
-      if (file.refs === 0) this.files.forget(file);
+      this.parking?.settle(file, false);
+      file.detached = true; // gone, as a file whose save failed at close: its descriptors keep it
+      this.files.forget(file);
     }
   }
 
@@ -328,7 +323,7 @@ export class MountContext {
    * default for a new path, the old file's mode when it replaces one: rename).
    */
   commit(file: OpenFile): void {
-    if (file.detached) return this.parking?.settle(file);
+    if (file.detached) return this.parking?.settle(file, false);
     const at = file.savedTime;
     if (file.dirty) {
       const w = this.writerFor(file.path);
@@ -352,7 +347,7 @@ export class MountContext {
     file.changedAt = at;
     file.mtime = null;
     if (file.parked) {
-      this.parking?.settle(file);
+      this.parking?.settle(file, true);
       if (file.refs === 0) this.files.forget(file);
     }
   }

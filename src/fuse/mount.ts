@@ -233,7 +233,11 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
     })();
     return unmounting;
   };
-  return { mountpoint: mnt, ended, unmount, calls: () => Object.fromEntries(calls),
+  return {
+    mountpoint: mnt,
+    ended,
+    unmount,
+    calls: () => Object.fromEntries(calls),
     settleMs: (path) => ctx.settleMs(normalizePath(path)),
     parked: () => ctx.parkedCount(),
   };
@@ -241,11 +245,12 @@ export async function mountReplica(replica: Replica, mountpoint: string, opts: M
 
 /**
  * Open the journal of parked files (a writable mount only), commit what a killed mount left in it,
- * and park new files from now on. A journal that cannot be used is reported, and every close then
- * commits at once.
+ * and park new files from now on (unless parkMs is 0). A journal that cannot be used is reported,
+ * and every close then commits at once.
  */
 async function startParking(ctx: MountContext, replica: Replica, parkMs: number, onError: (op: string, e: unknown) => void): Promise<void> {
-  if (replica.writer === null || parkMs <= 0) return;
+  // Without a key nothing can be committed: what a killed mount left waits for a mount with one.
+  if (replica.writer === null) return;
   let opened: OpenedJournal;
   try {
     opened = ParkedJournal.open(join(replica.dir, PARKED_JOURNAL));
@@ -258,7 +263,8 @@ async function startParking(ctx: MountContext, replica: Replica, parkMs: number,
     await replica.durable();
   }
   opened.journal.clear();
-  ctx.startParking(opened.journal, parkMs, onError);
+  if (parkMs > 0) ctx.startParking(opened.journal, parkMs, onError);
+  else opened.journal.close();
 }
 
 /**

@@ -17,7 +17,7 @@
 import type { BlockSink } from '../core/writer.ts';
 import { chunkFile } from '../core/content.ts';
 import type { OpenFile } from './open-files.ts';
-import type { ParkedJournal } from './parked-journal.ts';
+import type { ParkedJournal, ParkedRecord } from './parked-journal.ts';
 
 export interface ParkingOptions {
   parkMs: number;
@@ -39,6 +39,8 @@ export class Parking {
   private closed = false;
   /** While commitDue runs: the ids it settled, dropped with one record at its end. */
   private settling: number[] | null = null;
+  /** Records of committed files whose fsync(2) made them durable, until the commit is too. */
+  private readonly awaiting = new Map<number, ParkedRecord>();
 
   constructor(journal: ParkedJournal, blocks: BlockSink, opts: ParkingOptions) {
     this.journal = journal;
@@ -73,19 +75,26 @@ export class Parking {
   }
 
   /**
-   * `file` no longer needs its record: committed, removed, or replaced. A record made durable for
-   * fsync(2) is dropped only once the commit is durable too, so that a power failure in between
-   * cannot lose a file whose fsync returned.
+   * `file` no longer needs its record: `committed` (its entry is in the log), or removed or
+   * replaced (never to be committed: the record goes at once, or a killed mount's successor would
+   * bring the file back). A committed file's record made durable for fsync(2) is dropped only
+   * once the commit is durable too, so that a power failure in between cannot lose it; a kill
+   * meanwhile leaves a record whose entry recovery finds in the log (MountContext.recoverParked).
    */
-  settle(file: OpenFile): void {
+  settle(file: OpenFile, committed: boolean): void {
     if (!file.parked) return;
     file.parked = false;
     this.parked.delete(file);
     const id = file.parkId as number;
-    if (this.settling !== null && !file.parkSynced) return void this.settling.push(id);
-    if (!file.parkSynced) return this.drop([id]);
+    if (!committed || !file.parkSynced) {
+      if (this.settling !== null) this.settling.push(id);
+      else this.drop([id]);
+      return;
+    }
+    this.awaiting.set(id, file.parkRecord as ParkedRecord);
     this.opts.durable().then(
       () => {
+        this.awaiting.delete(id);
         if (!this.closed) this.drop([id]);
       },
       () => undefined, // the replica reported it (sync-failed); the record stays for the next mount
@@ -93,18 +102,32 @@ export class Parking {
   }
 
   /**
+   * A parked file opened again and being rewritten had its mode or mtime changed (answered now):
+   * its record keeps the content last closed, with them, as the entries of a committed file would.
+   */
+  rerecord(file: OpenFile): void {
+    if (!file.parked || file.parkRecord === null) return;
+    const record = { ...file.parkRecord, mode: file.mode, mtime: file.mtime ?? file.parkRecord.mtime };
+    this.journal.put(file.parkId as number, record);
+    file.parkRecord = record;
+  }
+
+  /**
    * Drop records; the journal empties itself when no file is parked. While one stays parked for
    * long (opened again and kept open), every other file's records pile up behind it: past
-   * compactBytes, when most of the file is dead records, it is rewritten with the live ones.
+   * compactBytes, when most of the file is dead records, it is rewritten with the live ones
+   * (and those of committed files still waiting to be durable).
    */
   private drop(ids: number[]): void {
     this.journal.drop(ids);
     if (this.journal.bytes < (this.opts.compactBytes ?? 1 << 20)) return;
-    let live = 0;
-    for (const f of this.parked) live += 64 + (f.parkRecord?.path.length ?? 0) + (f.parkRecord?.manifest.length ?? 0);
-    if (this.journal.bytes < 2 * live) return;
+    const live: Array<readonly [number, ParkedRecord]> = [...this.awaiting];
+    for (const f of this.parked) if (f.parkRecord !== null) live.push([f.parkId as number, f.parkRecord]);
+    let bytes = 0;
+    for (const [, r] of live) bytes += 64 + r.path.length + r.manifest.length;
+    if (this.journal.bytes < 2 * bytes) return;
     try {
-      this.journal.rewrite([...this.parked].flatMap((f) => (f.parkRecord === null ? [] : [[f.parkId as number, f.parkRecord] as const])));
+      this.journal.rewrite(live);
     } catch (e) {
       this.opts.onError('parked files journal', e);
     }
@@ -143,17 +166,16 @@ export class Parking {
     }, ms);
   }
 
-  /**
-   * Commit the files whose wait is over. A file changed since it was parked (being rewritten
-   * through a descriptor opened again) waits for that close, which parks it again.
-   */
+  /** Commit the files whose wait is over. */
   private commitDue(): void {
     const now = performance.now();
     let next = Infinity;
     this.settling = [];
     try {
       for (const f of [...this.parked]) {
-        if (!f.journaled) continue;
+        // Being rewritten through a descriptor opened again: its close parks it again. (One no
+        // descriptor has open that is not journaled failed to park again: committed now.)
+        if (!f.journaled && f.refs > 0) continue;
         const left = f.parkedAt + this.opts.parkMs - now;
         if (left > 0) {
           next = Math.min(next, left);

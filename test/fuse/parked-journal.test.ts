@@ -137,7 +137,7 @@ t.test('a file parked for long: the journal is compacted instead of growing behi
     parkMs: 0,
     commit: (f) => {
       committed.push(f.path);
-      parking.settle(f);
+      parking.settle(f, true);
     },
     durable: () => Promise.resolve(),
     onError: (op, e) => t.fail(`${op}: ${String(e)}`),
@@ -151,7 +151,8 @@ t.test('a file parked for long: the journal is compacted instead of growing behi
   };
   const stuck = file('/stuck', 'first version, closed');
   parking.park(stuck);
-  stuck.write(() => new Uint8Array(0), new TextEncoder().encode('being rewritten'), 0); // opened again: waits for its close
+  stuck.refs = 1; // opened again, and being rewritten: it waits for that close
+  stuck.write(() => new Uint8Array(0), new TextEncoder().encode('being rewritten'), 0);
   let peak = 0;
   for (let i = 0; i < 3000; i++) {
     parking.park(file(`/f${i}`, `file ${i}`));

@@ -11,6 +11,7 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isBasefsError } from '../../src/core/errors.ts';
 import { Log } from '../../src/core/log.ts';
 import { Replica } from '../../src/core/replica.ts';
 import { mountReplica, PARKED_JOURNAL } from '../../src/fuse/mount.ts';
@@ -140,12 +141,30 @@ t.test('kill -9 with files parked: the next mount commits them as they were clos
   await fsp.unlink(p('c'));
   await fsp.writeFile(p('.e.tmp'), 'epsilon');
   await fsp.rename(p('.e.tmp'), p('e'));
+  const synced = async (name: string, text: string) => {
+    const h = await fsp.open(p(name), 'w');
+    await h.write(text);
+    await h.sync();
+    await h.close();
+  };
+  await synced('s', 'v1'); // fsynced, then replaced by a rename: v2 must stay
+  await synced('.s.tmp', 'v2');
+  await fsp.rename(p('.s.tmp'), p('s'));
+  await synced('.t.tmp', 'tau'); // fsynced under a temporary name, then renamed into place
+  await fsp.rename(p('.t.tmp'), p('t'));
+  await synced('r', 'removed after its fsync');
+  await fsp.unlink(p('r'));
+  await fsp.writeFile(p('o'), 'closed');
+  const reopened = await fsp.open(p('o'), 'a'); // opened again and written, not closed when killed
+  await reopened.write(' and more');
+  await fsp.chmod(p('o'), 0o600);
   child.kill('SIGKILL');
   await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
   await run('fusermount', ['-uz', mnt]);
 
   const replica = Replica.open(dir, { key: key(1), sync: 'background' });
   t.teardown(() => replica.close());
+  await reopened.close().catch(() => undefined);
   t.same(['/a', '/b', '/c', '/e'].map((f) => replica.view.exists(f)), [false, false, false, true], 'a and b were parked, e renamed (written)');
   const mounted = await mountReplica(replica, mnt, { onError: (op, e) => t.fail(`${op}: ${String(e)}`) });
   t.teardown(() => cleanupMount(mounted, mnt));
@@ -155,6 +174,11 @@ t.test('kill -9 with files parked: the next mount commits them as they were clos
   t.equal(Buffer.from(replica.view.readFile('/b')).toString(), 'beta', 'the fsynced one');
   t.equal(await errnoOf(fsp.stat(p('c'))), 'ENOENT', 'the removed one stays removed');
   t.equal(await fsp.readFile(p('e'), 'utf8'), 'epsilon');
+  t.equal(await fsp.readFile(p('s'), 'utf8'), 'v2', 'an fsynced file replaced by a rename stays replaced');
+  t.equal(await fsp.readFile(p('t'), 'utf8'), 'tau');
+  t.same((await fsp.readdir(mnt)).sort(), ['.cluster', 'a', 'b', 'e', 'o', 's', 't'], 'no temporary name comes back, nor the removed file');
+  t.equal(await fsp.readFile(p('o'), 'utf8'), 'closed', 'a file being rewritten: the content last closed');
+  t.equal(replica.view.stat('/o').mode, 0o600, 'with the chmod answered meanwhile');
   t.equal(statSync(join(dir, PARKED_JOURNAL)).size, 16, 'the journal is empty again');
   const results = new Log(null).ingestMany([...replica.log.entriesInOrder()].map((e) => e.bytes));
   t.equal(results.filter((r) => r.status !== 'accepted').length, 0, 'the log verifies');
@@ -176,10 +200,24 @@ t.test('a record that outlived its commit is not written again over a later vers
   const { journal } = ParkedJournal.open(join(dir, PARKED_JOURNAL));
   journal.put(journal.newId(), { path: '/x', mode: 0o644, mtime: 1_600_000_000_000, manifest: v1.content });
   journal.put(journal.newId(), { path: '/y', mode: 0o600, mtime: 1_600_000_000_000, manifest: Uint8Array.of(0, 0x79) });
+  w.writeFile('/z', new TextEncoder().encode('made by another node'));
+  journal.put(journal.newId(), { path: '/z', mode: 0o644, mtime: 1_600_000_000_000, manifest: Uint8Array.of(0, 0x7a) });
   journal.close();
-  const mounted = await mountReplica(replica, mnt, { onError: (op, e) => t.fail(`${op}: ${String(e)}`) });
+  const reported: string[] = [];
+  const mounted = await mountReplica(replica, mnt, { onError: (op, e) => reported.push(`${op}: ${isBasefsError(e) ? e.code : String(e)}`) });
   t.teardown(() => cleanupMount(mounted, mnt));
   t.equal(await fsp.readFile(join(mnt, 'x'), 'utf8'), 'v2 from later', 'the committed record is skipped');
   t.equal(await fsp.readFile(join(mnt, 'y'), 'utf8'), 'y', 'the other one is recovered');
   t.equal(replica.view.stat('/y').mode, 0o600);
+  t.equal(await fsp.readFile(join(mnt, 'z'), 'utf8'), 'made by another node', 'a path made since is not written over');
+  t.same(reported, ['recover parked /z: EXISTS'], 'and that is reported');
+});
+
+t.test("a parked file renamed to a name like libfuse's for unlinked open files is renamed, not lost", async (t) => {
+  const { mnt, replica, mount } = await mountFresh(t, LONG);
+  await fsp.writeFile(join(mnt, 'f'), 'kept');
+  await fsp.rename(join(mnt, 'f'), join(mnt, '.fuse_hidden0000000100000001'));
+  t.equal(await fsp.readFile(join(mnt, '.fuse_hidden0000000100000001'), 'utf8'), 'kept');
+  await mount.unmount();
+  t.equal(Buffer.from(replica.view.readFile('/.fuse_hidden0000000100000001')).toString(), 'kept');
 });

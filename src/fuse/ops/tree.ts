@@ -47,13 +47,15 @@ const HIDDEN = /^\.fuse_hidden[0-9a-f]+$/;
 
 export function rename(ctx: MountContext, from: string, to: string): void {
   const open = ctx.files.get(from);
-  if (open !== undefined && HIDDEN.test(baseName(to))) return hide(ctx, open, from, to);
+  // libfuse's own rename of a file unlinked while open (a parked file no descriptor has open is
+  // listed too, and is renamed like any other).
+  if (open !== undefined && open.refs > 0 && HIDDEN.test(baseName(to))) return hide(ctx, open, from, to);
   if (open?.created && !ctx.view.exists(from)) return renameNew(ctx, open, from, to);
   const w = ctx.writerFor(from);
   ctx.writerFor(to);
   // A file still being written under `from` must be in the log to be moved with the rest.
   ctx.commitWithin(from);
-  ctx.commitParkedWithin(to);
+  if (ctx.view.exists(to) && ctx.view.stat(to).kind === 'dir') ctx.commitParkedWithin(to);
   const dir = ctx.view.stat(from).kind === 'dir';
   w.rename(from, to);
   if (from !== to) {
@@ -74,10 +76,13 @@ function renameNew(ctx: MountContext, file: OpenFile, from: string, to: string):
   if (from === to) return;
   if (!ctx.view.exists(to)) requireParentDir(ctx, to);
   else if (ctx.view.stat(to).kind === 'dir') fail('EISDIR', `${to}: is a directory`);
-  ctx.discard(to);
+  // The replaced file's record goes only once this one is in the log: a kill in between must not
+  // leave neither.
+  const replaced = ctx.files.detach(to);
   ctx.files.move(from, to);
   ctx.kernel.move(from, to, false);
   ctx.commit(file);
+  if (replaced !== undefined) ctx.unpark(replaced);
 }
 
 /** Unlink an open file but keep serving its descriptors (its content moves into the buffer). */
