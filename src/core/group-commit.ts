@@ -1,7 +1,8 @@
 /**
  * The flush behind sync 'background' (Replica): group commit. Writes return once they are in the
- * OS; the first change schedules a flush, which fsyncs the blocks written so far, then fdatasyncs
- * the log, and runs again while changes came in meanwhile. One flush thus covers every change made
+ * OS; the first change schedules a flush, which waits GATHER_MS for more (not when fsync(2) asks),
+ * fsyncs the blocks written so far, then fdatasyncs the log, and runs again while changes came in
+ * meanwhile. One flush thus covers every change made
  * while the previous one ran, however many, and no writer waits for the disk; durable() does.
  *
  * Order: the log's fdatasync starts only once no block written before it is still unsynced, so the
@@ -18,6 +19,14 @@ import type { LogFile } from './log-file.ts';
 
 /** Rounds of block fsyncs before the log's turn, when writes keep coming: a bound, not a loop. */
 const MAX_BLOCK_ROUNDS = 4;
+
+/**
+ * How long a flush waits for more changes to take along before it starts, unless something waits
+ * in durable() (fsync(2)). Started at once, flushes ran back to back while a copy wrote: `cp -a`
+ * of 1,000 files into a mount made 1,244 fdatasyncs of the log and 1,567 fsyncs, and the kernel's
+ * work for them took CPU from the mount on a 2-core machine.
+ */
+export const GATHER_MS = 10;
 
 interface Waiter {
   upTo: number;
@@ -36,11 +45,21 @@ export class GroupCommit {
   #closed = false;
   #failure: unknown = null;
   #waiters: Waiter[] = [];
+  readonly #gatherMs: number;
+  /** Ends the current wait for more changes (durable() and close() do not wait). */
+  #wake: (() => void) | null = null;
+  #flushes = 0;
 
-  constructor(blocks: BlockStore, file: LogFile, onError: (e: unknown) => void = () => {}) {
+  constructor(blocks: BlockStore, file: LogFile, onError: (e: unknown) => void = () => {}, gatherMs = GATHER_MS) {
     this.#blocks = blocks;
     this.#file = file;
     this.#onError = onError;
+    this.#gatherMs = gatherMs;
+  }
+
+  /** How many flushes have completed (each: block fsyncs, then one fdatasync of the log). */
+  get flushes(): number {
+    return this.#flushes;
   }
 
   /** A block or an entry was written: a flush will cover it. */
@@ -56,12 +75,15 @@ export class GroupCommit {
   durable(): Promise<void> {
     if (this.#failure !== null) return Promise.reject(this.#failure);
     if (this.#closed || this.#durable >= this.#changes) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ upTo: this.#changes, resolve, reject }));
+    const waiting = new Promise<void>((resolve, reject) => this.#waiters.push({ upTo: this.#changes, resolve, reject }));
+    this.#wake?.();
+    return waiting;
   }
 
   /** Flush synchronously (blocks, including those a running flush holds, then the log) and close. */
   close(closeLog: () => void): void {
     this.#closed = true;
+    this.#wake?.();
     try {
       try {
         this.#blocks.syncPending();
@@ -80,10 +102,13 @@ export class GroupCommit {
   async #run(): Promise<void> {
     try {
       while (!this.#closed && this.#failure === null && this.#durable < this.#changes) {
+        await this.#gather();
+        if (this.#closed) break;
         const upTo = this.#changes;
         for (let i = 0; i < MAX_BLOCK_ROUNDS && this.#blocks.unsynced; i++) await this.#blocks.syncAsync();
         await this.#file.syncAsync(); // no await between the last block check and this call
         this.#durable = Math.max(this.#durable, upTo);
+        this.#flushes++;
         this.#settle();
       }
     } catch (e) {
@@ -93,6 +118,20 @@ export class GroupCommit {
       this.#running = false;
       this.#settle();
     }
+  }
+
+  /** Wait gatherMs for more changes, unless a durable() caller is waiting (or comes). */
+  #gather(): Promise<void> {
+    if (this.#gatherMs <= 0 || this.#waiters.length > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, this.#gatherMs);
+      this.#wake = done;
+    });
   }
 
   /** Durability is lost: the log refuses further appends (IO), and the owner is told. */

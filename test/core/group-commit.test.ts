@@ -1,6 +1,6 @@
 /**
  * sync 'background' (the mount's group commit): writes return once they are in the OS, so they
- * survive the process being killed; a flush on the I/O thread pool follows at once, and
+ * survive the process being killed; a flush on the I/O thread pool follows within GATHER_MS, and
  * Replica.durable() resolves once it covered every change made before the call.
  */
 import t, { type Test } from 'tap';
@@ -9,6 +9,7 @@ import { renameSync, statSync, symlinkSync, truncateSync, unlinkSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlockStore } from '../../src/core/block-store.ts';
+import { GroupCommit } from '../../src/core/group-commit.ts';
 import { blockHash, toHex } from '../../src/core/hash.ts';
 import { LogFile } from '../../src/core/log-file.ts';
 import { bootstrapEntries, Replica } from '../../src/core/replica.ts';
@@ -65,6 +66,39 @@ t.test("BlockStore sync 'background': onWrite per new block, syncAsync empties t
   always.put(enc('d'));
   t.equal(always.unsynced, false);
   t.equal(writes, 3);
+});
+
+t.test('a flush waits for more changes to take along, unless durable() is waiting', async (t) => {
+  const dir = tempDir(t);
+  const { log } = LogFile.open(join(dir, 'log'), { sync: 'background' });
+  const blocks = BlockStore.open(join(dir, 'blocks'), { sync: 'background' });
+  t.teardown(() => log.close());
+  const slow = new GroupCommit(blocks, log, undefined, 200);
+  for (let i = 0; i < 20; i++) {
+    log.append([enc(`entry ${i}`)]);
+    blocks.put(enc(`block ${i}`));
+    slow.changed();
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const flushed = async (gc: GroupCommit, n: number) => {
+    const deadline = performance.now() + 10_000;
+    while (gc.flushes < n && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  };
+  await flushed(slow, 1);
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(slow.flushes, 1, 'twenty changes over ~40 ms: one flush');
+  t.equal(blocks.unsynced, false);
+  // fsync(2) does not wait for the gathering: with an hour of it, durable() still resolves.
+  const patient = new GroupCommit(blocks, log, undefined, 3_600_000);
+  log.append([enc('asked for')]);
+  patient.changed();
+  await new Promise((r) => setTimeout(r, 20)); // the flush is gathering by now
+  const t0 = performance.now();
+  await patient.durable();
+  t.ok(performance.now() - t0 < 5_000, 'durable() flushed at once');
+  t.equal(patient.flushes, 1);
+  patient.changed();
+  patient.close(() => undefined); // close() does not wait either
 });
 
 t.test("Replica sync 'background': one flush covers a burst, durable() waits for it", async (t) => {
