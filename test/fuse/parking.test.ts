@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { isBasefsError } from '../../src/core/errors.ts';
 import { Log } from '../../src/core/log.ts';
 import { Replica } from '../../src/core/replica.ts';
-import { mountReplica, PARKED_JOURNAL } from '../../src/fuse/mount.ts';
+import { mountReplica, PARKED_JOURNAL, type Mounted } from '../../src/fuse/mount.ts';
 import { ParkedJournal } from '../../src/fuse/parked-journal.ts';
 import { isMounted } from '../../src/fuse/preflight.ts';
 import { key } from '../helpers/fs.ts';
@@ -121,8 +121,13 @@ t.test('kill -9 with files parked: the next mount commits them as they were clos
   const child = spawn(process.execPath, [...loader, CHILD, dir, mnt, '60000'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  // One teardown, in order: the mount this process serves goes before anything else is removed.
+  let replica: Replica | null = null;
+  let mounted: Mounted | null = null;
   t.teardown(async () => {
     if (child.exitCode === null) child.kill('SIGKILL');
+    await cleanupMount(mounted, mnt);
+    replica?.close();
     if (isMounted(mnt)) await run('fusermount', ['-uz', mnt]);
     if (!isMounted(mnt)) rmSync(home, { recursive: true, force: true });
   });
@@ -162,12 +167,10 @@ t.test('kill -9 with files parked: the next mount commits them as they were clos
   await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
   await run('fusermount', ['-uz', mnt]);
 
-  const replica = Replica.open(dir, { key: key(1), sync: 'background' });
-  t.teardown(() => replica.close());
+  replica = Replica.open(dir, { key: key(1), sync: 'background' });
   await reopened.close().catch(() => undefined);
   t.same(['/a', '/b', '/c', '/e'].map((f) => replica.view.exists(f)), [false, false, false, true], 'a and b were parked, e renamed (written)');
-  const mounted = await mountReplica(replica, mnt, { onError: (op, e) => t.fail(`${op}: ${String(e)}`) });
-  t.teardown(() => cleanupMount(mounted, mnt));
+  mounted = await mountReplica(replica, mnt, { onError: (op, e) => t.fail(`${op}: ${String(e)}`) });
   t.equal(await fsp.readFile(p('a'), 'utf8'), 'alpha');
   const st = replica.view.stat('/a');
   t.same([st.mode, st.mtime], [0o600, 1_600_000_000_000], 'with the mode and time set after its close');
@@ -189,11 +192,13 @@ t.test('a record that outlived its commit is not written again over a later vers
   const dir = join(home, 'fs');
   const mnt = join(home, 'mnt');
   mkdirSync(mnt);
-  t.teardown(() => {
+  const replica = Replica.create(dir, testBootstrap(), { key: key(1), sync: 'background' });
+  let mounted: Mounted | null = null;
+  t.teardown(async () => {
+    await cleanupMount(mounted, mnt);
+    replica.close();
     if (!isMounted(mnt)) rmSync(home, { recursive: true, force: true });
   });
-  const replica = Replica.create(dir, testBootstrap(), { key: key(1), sync: 'background' });
-  t.teardown(() => replica.close());
   const w = replica.writer as NonNullable<Replica['writer']>;
   const v1 = w.writeFile('/x', new TextEncoder().encode('v1'), { mtime: 1_600_000_000_000 });
   w.writeFile('/x', new TextEncoder().encode('v2 from later'), { mtime: 1_600_000_100_000 });
@@ -204,8 +209,7 @@ t.test('a record that outlived its commit is not written again over a later vers
   journal.put(journal.newId(), { path: '/z', mode: 0o644, mtime: 1_600_000_000_000, manifest: Uint8Array.of(0, 0x7a) });
   journal.close();
   const reported: string[] = [];
-  const mounted = await mountReplica(replica, mnt, { onError: (op, e) => reported.push(`${op}: ${isBasefsError(e) ? e.code : String(e)}`) });
-  t.teardown(() => cleanupMount(mounted, mnt));
+  mounted = await mountReplica(replica, mnt, { onError: (op, e) => reported.push(`${op}: ${isBasefsError(e) ? e.code : String(e)}`) });
   t.equal(await fsp.readFile(join(mnt, 'x'), 'utf8'), 'v2 from later', 'the committed record is skipped');
   t.equal(await fsp.readFile(join(mnt, 'y'), 'utf8'), 'y', 'the other one is recovered');
   t.equal(replica.view.stat('/y').mode, 0o600);
