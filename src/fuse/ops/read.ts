@@ -20,11 +20,6 @@ export function readdir(ctx: MountContext, path: string): string[] {
   return ['.', '..', ...names, ...pending];
 }
 
-export function opendir(ctx: MountContext, path: string): number {
-  if ((ctx.stat(path).mode & 0o170000) !== 0o040000) fail('ENOTDIR', `${path}: not a directory`);
-  return 0;
-}
-
 export function readlink(ctx: MountContext, path: string): string {
   const st = ctx.view.stat(path);
   if (st.kind !== 'symlink') fail('EINVAL', `${path}: not a symbolic link`);
