@@ -199,3 +199,14 @@ t.test('a mount that cannot start says why in one line (MOUNTPOINT)', async (t) 
   await refused(join(dir, 'full'), /not empty/);
   await refused(mnt, /already a mount point: unmount it first/);
 });
+
+t.test('a directory removed behind the kernel (another node) lists as ENOENT, not as empty', async (t) => {
+  const { mnt, replica } = await mountFresh(t);
+  await fsp.mkdir(join(mnt, 'd'));
+  await fsp.writeFile(join(mnt, 'd', '.f'), 'x');
+  await fsp.rename(join(mnt, 'd', '.f'), join(mnt, 'd', 'f')); // in the log at once
+  t.same(await fsp.readdir(join(mnt, 'd')), ['f']);
+  // The kernel keeps the name d for entry_timeout; the log loses it now, as when a peer's DELETE arrives.
+  (replica.writer as NonNullable<typeof replica.writer>).delete('/d', { recursive: true });
+  t.equal(await errnoOf(fsp.readdir(join(mnt, 'd'))), 'ENOENT');
+});
