@@ -6,18 +6,31 @@
 import type { Replica } from '../core/replica.ts';
 import type { Writer } from '../core/writer.ts';
 import { decodeManifest } from '../core/content.ts';
-import { ACTION } from '../core/entry.ts';
-import { err } from '../core/errors.ts';
-import { toHex } from '../core/hash.ts';
+import { ACTION, type Entry } from '../core/entry.ts';
+import { err, isBasefsError } from '../core/errors.ts';
+import { bytesEqual } from '../core/hash.ts';
 import { joinPath } from '../core/paths.ts';
 import type { Node } from '../core/tree.ts';
 import { AttrCache, fuseStat, S_IFREG, type FuseStat, type Owner, type Shown } from './attrs.ts';
 import { BlockCache } from './block-cache.ts';
-import { fail } from './errno.ts';
+import { fail, FuseError } from './errno.ts';
 import { KernelAttrs } from './kernel-attrs.ts';
 import { OpenFiles, type OpenFile, type Snapshot } from './open-files.ts';
-import type { ParkedJournal, ParkedRecord } from './parked-journal.ts';
+import type { ParkedJournal, ParkedRecord, RecoveredRecord } from './parked-journal.ts';
 import { Parking } from './parking.ts';
+
+/** How soon a parked file whose commit failed for a passing reason (IO) is tried again. */
+const RETRY_PARKED_MS = 1000;
+
+/**
+ * Whether a failed write is refused for good: the key has no authority (EACCES, EROFS), the path
+ * or its directory is not what it was (gone, a directory, made by another node), the content
+ * cannot be read back. Anything else (IO: a full disk, a failed flush) may pass.
+ */
+function refusedForGood(e: unknown): boolean {
+  if (e instanceof FuseError) return true;
+  return isBasefsError(e) && !['IO', 'CLOSED', 'LOCKED', 'TIMEOUT'].includes(e.code);
+}
 
 export class MountContext {
   readonly replica: Replica;
@@ -196,22 +209,19 @@ export class MountContext {
 
   /**
    * Commit the files a previous mount had parked when it stopped without committing them (killed),
-   * as their close would have: `records` from ParkedJournal.open. Skipped: a record whose entry is
-   * in the log already (committed, perhaps under the name it was renamed to, before the record was
-   * dropped), and one whose path exists now: the file was new when closed, so another node made
-   * that path since, and the version closed here is not written over it (it is reported). One
-   * that cannot be written (its blocks are gone, the key lost its authority) is reported too.
-   * Returns how many were written.
+   * as their close would have: `records` from ParkedJournal.open. Skipped: a record whose entry
+   * survived (committedAs: kept for fsync(2) until durable), one committed at its own path just
+   * before the kill (the same content and time in that path's history), and one whose path exists
+   * now: the file was new when closed, so another node made that path since, and the version
+   * closed here is not written over it (reported). Returns the records to keep for a later mount:
+   * those that failed for a passing reason (IO); the others that failed are reported and dropped.
    */
-  recoverParked(records: readonly ParkedRecord[], onError: (op: string, e: unknown) => void): number {
-    if (records.length === 0) return 0;
-    const contentKey = (timestamp: number, manifest: Uint8Array) => `${timestamp}:${toHex(manifest)}`;
-    const committed = new Set<string>();
-    for (const e of this.replica.log.entriesInOrder()) if (e.action === ACTION.WRITE) committed.add(contentKey(e.timestamp, e.content));
-    let n = 0;
+  recoverParked(records: readonly RecoveredRecord[], onError: (op: string, e: unknown) => void): RecoveredRecord[] {
+    const keep: RecoveredRecord[] = [];
     for (const r of records) {
       try {
-        if (committed.has(contentKey(Math.floor(r.mtime), r.manifest))) continue;
+        if (r.committedAs !== undefined && this.replica.log.has(r.committedAs)) continue;
+        if (this.committedAtPath(r)) continue;
         if (this.view.exists(r.path)) throw err('EXISTS', `${r.path} was made by another node since: the version closed here before the mount stopped is not written over it`);
         const w = this.writerFor(r.path);
         const m = decodeManifest(r.manifest);
@@ -219,12 +229,25 @@ export class MountContext {
         this.blocks.read(m, 0, m.size, data);
         w.writeFileIfChanged(r.path, data, { mtime: r.mtime });
         if ((this.view.stat(r.path).mode & 0o7777) !== r.mode) w.chmod(r.path, r.mode, { at: r.mtime });
-        n++;
       } catch (e) {
         onError(`recover parked ${r.path}`, e);
+        if (!refusedForGood(e)) keep.push(r);
       }
     }
-    return n;
+    return keep;
+  }
+
+  /** Whether `r`'s content and time are in the history of its own path (committed, not dropped). */
+  private committedAtPath(r: ParkedRecord): boolean {
+    const found = this.view.find(r.path, true);
+    if (found === undefined) return false;
+    const stack = [...found.chain.roots];
+    for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
+      const e = n.entry;
+      if (e.action === ACTION.WRITE && e.timestamp === Math.floor(r.mtime) && bytesEqual(e.content, r.manifest)) return true;
+      stack.push(...n.children);
+    }
+    return false;
   }
 
   parkedCount(): number {
@@ -251,7 +274,10 @@ export class MountContext {
    * committed. A parked file that has not changed since is left waiting.
    */
   save(file: OpenFile): void {
-    if (!this.parks(file)) return this.commit(file);
+    if (!this.parks(file)) {
+      this.commit(file);
+      return;
+    }
     if (file.journaled) return;
     try {
       (this.parking as Parking).park(file);
@@ -293,24 +319,33 @@ export class MountContext {
     if (f !== undefined) this.unpark(f);
   }
 
-  /** `file` will never be committed (detached): its journal record goes. */
-  unpark(file: OpenFile): void {
-    this.parking?.settle(file, false);
+  /**
+   * `file` will never be committed (detached): its journal record goes, once entry `replacedBy`
+   * is durable if a rename put that entry in its place (null: removed).
+   */
+  unpark(file: OpenFile, replacedBy: Uint8Array | null = null): void {
+    this.parking?.settle(file, replacedBy === null ? 'removed' : 'replaced', replacedBy);
   }
 
   private parks(file: OpenFile): boolean {
     return this.parking !== null && file.created && !file.detached;
   }
 
-  /** A parked file's wait is over; if it cannot be written now (see below), it is dropped. */
+  /**
+   * A parked file's wait is over. If it cannot be written for good (the key lost its authority, a
+   * peer removed its directory since the close: what a failed close would have said), it is
+   * reported and dropped; for a passing reason (IO: a full disk), it stays parked and is retried.
+   */
   private commitParked(file: OpenFile): void {
     try {
       this.commit(file);
     } catch (e) {
-      // The key lost its authority, or a peer removed the directory, since the close: what a
-      // failed close would have said. Logged, and the file dropped, as a failed commit was.
       this.onError('parked', e);
-      this.parking?.settle(file, false);
+      if (!refusedForGood(e)) {
+        file.parkedAt = performance.now() + RETRY_PARKED_MS;
+        return;
+      }
+      this.parking?.settle(file, 'removed');
       file.detached = true; // gone, as a file whose save failed at close: its descriptors keep it
       this.files.forget(file);
     }
@@ -322,17 +357,22 @@ export class MountContext {
    * also gets its mode (a MODE entry) unless that is what the path has after the write (the
    * default for a new path, the old file's mode when it replaces one: rename).
    */
-  commit(file: OpenFile): void {
-    if (file.detached) return this.parking?.settle(file, false);
+  commit(file: OpenFile): Uint8Array | null {
+    if (file.detached) {
+      this.parking?.settle(file, 'removed');
+      return null;
+    }
     const at = file.savedTime;
+    /** The last entry written (a MODE follows its WRITE: the log that has it has both). */
+    let last: Entry | null = null;
     if (file.dirty) {
       const w = this.writerFor(file.path);
       // A parked file's blocks are stored already (parking.ts).
-      if (file.parkedManifest !== null) w.writeChunkedIfChanged(file.path, { manifest: file.parkedManifest, blocks: [] }, { mtime: at });
-      else w.writeFileIfChanged(file.path, file.bytes(), { mtime: at });
+      if (file.parkedManifest !== null) last = w.writeChunkedIfChanged(file.path, { manifest: file.parkedManifest, blocks: [] }, { mtime: at });
+      else last = w.writeFileIfChanged(file.path, file.bytes(), { mtime: at });
       file.parkedManifest = null;
       const after = this.view.stat(file.path);
-      if (file.created && (after.mode & 0o7777) !== file.mode) w.chmod(file.path, file.mode, { at });
+      if (file.created && (after.mode & 0o7777) !== file.mode) last = w.chmod(file.path, file.mode, { at });
       file.dirty = false;
       file.wrote = false;
       file.created = false;
@@ -341,15 +381,16 @@ export class MountContext {
       file.savedVersion = after.version; // a MODE does not change which version is shown
       this.kernel.answered(file.path, file.savedVersion);
     } else if (file.mtime !== null && !file.created) {
-      this.writerFor(file.path).touch(file.path, file.mtime);
+      last = this.writerFor(file.path).touch(file.path, file.mtime);
     }
     // Saved: what stat shows while the file stays open (between flush and release) is this time.
     file.changedAt = at;
     file.mtime = null;
     if (file.parked) {
-      this.parking?.settle(file, true);
+      this.parking?.settle(file, 'committed', last?.hash ?? null);
       if (file.refs === 0) this.files.forget(file);
     }
+    return last?.hash ?? null;
   }
 
   /** Save every open file at or below `path` (before it is renamed, linked or removed). */

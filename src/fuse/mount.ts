@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Replica } from '../core/replica.ts';
 import { normalizePath } from '../core/paths.ts';
 import { MountContext } from './context.ts';
-import { ParkedJournal, type OpenedJournal } from './parked-journal.ts';
+import { ParkedJournal, type OpenedJournal, type RecoveredRecord } from './parked-journal.ts';
 import { isExpected, toErrno } from './errno.ts';
 import { checkDevice, checkMountpoint, isMounted, loadFuse, type FuseClass, type FuseInstance } from './preflight.ts';
 import * as files from './ops/files.ts';
@@ -247,12 +247,20 @@ async function startParking(ctx: MountContext, replica: Replica, parkMs: number,
   } catch (e) {
     return onError('parked files journal', e);
   }
+  let keep: RecoveredRecord[] = [];
   if (opened.records.length > 0) {
-    ctx.recoverParked(opened.records, onError);
-    // The journal forgets them only once their entries are on disk.
+    keep = ctx.recoverParked(opened.records, onError);
+    // The journal forgets them only once their entries are on disk; those that failed for a
+    // passing reason (IO) wait for the next mount.
     await replica.durable();
   }
-  opened.journal.clear();
+  try {
+    if (keep.length > 0) opened.journal.rewrite(keep.map((r) => [r.id, r] as const));
+    else opened.journal.clear();
+  } catch (e) {
+    opened.journal.close();
+    return onError('parked files journal', e);
+  }
   if (parkMs > 0) ctx.startParking(opened.journal, parkMs, onError);
   else opened.journal.close();
 }

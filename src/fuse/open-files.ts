@@ -217,6 +217,12 @@ export class OpenFiles {
     return f;
   }
 
+  /** Undo detach() (a rename that failed). */
+  attach(file: OpenFile): void {
+    file.detached = false;
+    this.byPath.set(file.path, file);
+  }
+
   /** libfuse keeps an unlinked open file under a hidden name: its descriptors still work there. */
   hide(from: string, to: string): void {
     const f = this.byPath.get(from);

@@ -8,18 +8,23 @@
  *     file    = "BASEFSPARK" ‖ 2 zero bytes ‖ u32 version (= 1) ‖ frame*      (frames.ts)
  *     payload = 1 ‖ u32 id ‖ u16 mode ‖ f64 mtime (ms) ‖ u32 n ‖ path (n bytes UTF-8) ‖ manifest
  *             | 2 ‖ u32 id ‖ u32 id …                            (these files were settled)
+ *             | 3 ‖ u32 id ‖ 32-byte entry hash       (committed as that entry, not yet durable)
  *
- * A later record for the same id replaces the earlier one (the file was changed while parked).
+ * A later SET for the same id replaces the earlier one (the file was changed while parked). A
+ * DONE keeps the record of a file whose fsync(2) made it durable until its entry is durable too:
+ * recovery then commits it only if that entry did not survive (a power failure).
  * When no parked file is left the journal is cut back to its header, so it stays a few records
  * long; should one file stay parked for long (opened again and kept open), the owner rewrites
- * the journal with just the live records instead (rewrite()). Records reach the OS when put() returns (a killed process loses nothing); sync() makes them
- * durable for fsync(2). A torn or damaged tail, as a crash mid-append leaves, ends the scan: what
+ * the journal with just the live records instead (rewrite()). Records reach the OS when put()
+ * returns (a killed process loses nothing); sync() makes them durable for fsync(2). A torn or damaged tail, as a crash mid-append leaves, ends the scan: what
  * follows was never acknowledged. A file that is not a journal is refused (MALFORMED).
  */
-import { closeSync, fdatasync, ftruncateSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import { MAX_CONTENT } from '../core/entry.ts';
 import { err } from '../core/errors.ts';
-import { appendOrCut, ioError, openOrCreate, writeFileAtomic } from '../core/durable-fs.ts';
+import { appendOrCut, fsyncPath, ioError, openOrCreate, writeAll } from '../core/durable-fs.ts';
 import { encodeFrames, scanFrames } from '../core/frames.ts';
 
 export interface ParkedRecord {
@@ -30,12 +35,19 @@ export interface ParkedRecord {
   mtime: number;
   /** The WRITE content naming the file's blocks (content.ts chunkFile). */
   manifest: Uint8Array;
+  /** The entry it was committed as, while that may not be durable yet (a DONE record). */
+  committedAs?: Uint8Array;
+}
+
+/** A record read back by open(), with the id it was written under. */
+export interface RecoveredRecord extends ParkedRecord {
+  id: number;
 }
 
 export interface OpenedJournal {
   journal: ParkedJournal;
   /** The files still parked when the journal was last written, in the order they were parked. */
-  records: ParkedRecord[];
+  records: RecoveredRecord[];
   /** Bytes after the last good record (a torn append), cut off. */
   ignoredBytes: number;
 }
@@ -45,6 +57,8 @@ const VERSION = 1;
 const HEADER_BYTES = 16;
 const SET = 1;
 const DROP = 2;
+const DONE = 3;
+const HASH_BYTES = 32;
 const MAX_PATH_BYTES = 16 * 1024;
 const SET_FIXED = 1 + 4 + 2 + 8 + 4;
 const MAX_PAYLOAD = SET_FIXED + MAX_PATH_BYTES + MAX_CONTENT;
@@ -81,11 +95,24 @@ function encodeDrop(ids: readonly number[]): Uint8Array {
   return out;
 }
 
-type Decoded = { kind: 'set'; id: number; record: ParkedRecord } | { kind: 'drop'; ids: number[] };
+function encodeDone(id: number, hash: Uint8Array): Uint8Array {
+  if (hash.length !== HASH_BYTES) throw err('USAGE', `an entry hash is ${HASH_BYTES} bytes`);
+  const out = Buffer.alloc(5 + HASH_BYTES);
+  out[0] = DONE;
+  out.writeUInt32BE(id, 1);
+  out.set(hash, 5);
+  return out;
+}
+
+type Decoded =
+  | { kind: 'set'; id: number; record: ParkedRecord }
+  | { kind: 'drop'; ids: number[] }
+  | { kind: 'done'; id: number; hash: Uint8Array };
 
 /** One payload; MALFORMED for anything put() could not have written. */
 export function decodePayload(p: Uint8Array): Decoded {
   const b = Buffer.from(p.buffer, p.byteOffset, p.length);
+  if (b[0] === DONE && b.length === 5 + HASH_BYTES) return { kind: 'done', id: b.readUInt32BE(1), hash: new Uint8Array(b.subarray(5)) };
   if (b[0] === DROP && b.length >= 5 && (b.length - 1) % 4 === 0) {
     const ids: number[] = [];
     for (let at = 1; at < b.length; at += 4) ids.push(b.readUInt32BE(at));
@@ -113,6 +140,9 @@ export class ParkedJournal {
   #size: number;
   /** Ids whose last record is a SET. */
   readonly #live = new Set<number>();
+  /** Syncs running per descriptor, and descriptors to close once theirs are done. */
+  readonly #syncing = new Map<number, number>();
+  readonly #retired = new Set<number>();
 
   #nextId = 1;
 
@@ -153,7 +183,10 @@ export class ParkedJournal {
         at += 8 + payload.length;
         goodEnd = at;
         if (d.kind === 'drop') for (const id of d.ids) live.delete(id);
-        else {
+        else if (d.kind === 'done') {
+          const r = live.get(d.id);
+          if (r !== undefined) live.set(d.id, { ...r, committedAs: d.hash });
+        } else {
           live.delete(d.id); // a re-recorded file moves to the end
           live.set(d.id, d.record);
         }
@@ -162,7 +195,7 @@ export class ParkedJournal {
       // The records read stay live until the caller, having committed them, clears the journal;
       // new ids start above theirs.
       const journal = new ParkedJournal(path, fd, goodEnd, live.keys());
-      return { journal, records: [...live.values()], ignoredBytes: bytes.length - goodEnd };
+      return { journal, records: [...live].map(([id, r]) => ({ ...r, id })), ignoredBytes: bytes.length - goodEnd };
     } catch (e) {
       if (fd !== undefined) closeSync(fd);
       throw ioError(e, `cannot open ${path}`);
@@ -180,19 +213,31 @@ export class ParkedJournal {
   }
 
   /**
-   * Replace the journal with only `records` (every parked file's last record), atomically: a
-   * new file, synced, renamed over this one.
+   * Replace the journal with only `records` (every parked file's last record), atomically: a new
+   * file, synced, renamed over this one. Its descriptor is opened before the rename, so appends
+   * never go to the replaced file; that one is closed once no sync() still runs on it.
    */
   rewrite(records: ReadonlyArray<readonly [number, ParkedRecord]>): void {
-    const bytes = Buffer.concat([header(), encodeFrames(records.map(([id, r]) => encodeSet(id, r)))]);
-    let fd: number;
+    const payloads: Uint8Array[] = [];
+    for (const [id, r] of records) {
+      payloads.push(encodeSet(id, r));
+      if (r.committedAs !== undefined) payloads.push(encodeDone(id, r.committedAs));
+    }
+    const bytes = Buffer.concat([header(), encodeFrames(payloads)]);
+    const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    let fd: number | undefined;
     try {
-      writeFileAtomic(this.path, bytes, { mode: 0o644, replace: true });
-      fd = openSync(this.path, 'r+');
+      fd = openSync(tmp, 'wx+', 0o644);
+      writeAll(fd, bytes, 0);
+      fsyncSync(fd);
+      renameSync(tmp, this.path);
+      fsyncPath(dirname(this.path));
     } catch (e) {
+      if (fd !== undefined) closeSync(fd);
+      rmSync(tmp, { force: true });
       throw ioError(e, `cannot rewrite ${this.path}`);
     }
-    closeSync(this.#fd);
+    this.#retire(this.#fd);
     this.#fd = fd;
     this.#size = bytes.length;
     this.#live.clear();
@@ -203,6 +248,11 @@ export class ParkedJournal {
   put(id: number, r: ParkedRecord): void {
     this.#append(encodeSet(id, r));
     this.#live.add(id);
+  }
+
+  /** File `id` was committed as entry `hash`; its record stays until drop() (once that is durable). */
+  done(id: number, hash: Uint8Array): void {
+    if (this.#live.has(id)) this.#append(encodeDone(id, hash));
   }
 
   /**
@@ -229,11 +279,30 @@ export class ParkedJournal {
 
   /** Make every record so far durable (fdatasync on the I/O thread pool). */
   sync(): Promise<void> {
-    return new Promise((resolve, reject) => fdatasync(this.#fd, (e) => (e ? reject(ioError(e, `cannot sync ${this.path}`)) : resolve())));
+    const fd = this.#fd;
+    this.#syncing.set(fd, (this.#syncing.get(fd) ?? 0) + 1);
+    return new Promise<void>((resolve, reject) =>
+      fdatasync(fd, (e) => {
+        const left = (this.#syncing.get(fd) ?? 1) - 1;
+        if (left > 0) this.#syncing.set(fd, left);
+        else {
+          this.#syncing.delete(fd);
+          if (this.#retired.delete(fd)) closeSync(fd);
+        }
+        if (e) reject(ioError(e, `cannot sync ${this.path}`));
+        else resolve();
+      }),
+    );
   }
 
   close(): void {
-    closeSync(this.#fd);
+    this.#retire(this.#fd);
+  }
+
+  /** Close `fd` now, or once the syncs running on it are done (closing it under them could hit a reused descriptor). */
+  #retire(fd: number): void {
+    if (this.#syncing.has(fd)) this.#retired.add(fd);
+    else closeSync(fd);
   }
 
   #append(payload: Uint8Array): void {

@@ -75,23 +75,29 @@ export class Parking {
   }
 
   /**
-   * `file` no longer needs its record: `committed` (its entry is in the log), or removed or
-   * replaced (never to be committed: the record goes at once, or a killed mount's successor would
-   * bring the file back). A committed file's record made durable for fsync(2) is dropped only
-   * once the commit is durable too, so that a power failure in between cannot lose it; a kill
-   * meanwhile leaves a record whose entry recovery finds in the log (MountContext.recoverParked).
+   * `file` no longer needs its record: it was committed as entry `hash` (null: its content was in
+   * the log already), replaced by a rename whose entry is `hash`, or removed (never to be
+   * committed: the record goes at once, or a killed mount's successor would bring the file back).
+   * The record of a file whose fsync(2) made it durable stays, marked with `hash`, until that entry
+   * is durable too, so that a power failure in between loses neither; recovery then skips it
+   * unless the entry was lost (MountContext.recoverParked).
    */
-  settle(file: OpenFile, committed: boolean): void {
+  settle(file: OpenFile, how: 'committed' | 'replaced' | 'removed', hash: Uint8Array | null = null): void {
     if (!file.parked) return;
     file.parked = false;
     this.parked.delete(file);
     const id = file.parkId as number;
-    if (!committed || !file.parkSynced) {
+    if (how === 'removed' || !file.parkSynced || hash === null) {
       if (this.settling !== null) this.settling.push(id);
       else this.drop([id]);
       return;
     }
-    this.awaiting.set(id, file.parkRecord as ParkedRecord);
+    try {
+      this.journal.done(id, hash);
+    } catch (e) {
+      this.opts.onError('parked files journal', e); // the record stays as it was: recovery finds the entry by its path
+    }
+    this.awaiting.set(id, { ...(file.parkRecord as ParkedRecord), committedAs: hash });
     this.opts.durable().then(
       () => {
         this.awaiting.delete(id);
@@ -119,7 +125,13 @@ export class Parking {
    * (and those of committed files still waiting to be durable).
    */
   private drop(ids: number[]): void {
-    this.journal.drop(ids);
+    try {
+      this.journal.drop(ids);
+    } catch (e) {
+      // A record left behind is skipped by recovery (its entry is in the log); a full disk must
+      // not take the mount down from a timer.
+      return this.opts.onError('parked files journal', e);
+    }
     if (this.journal.bytes < (this.opts.compactBytes ?? 1 << 20)) return;
     const live: Array<readonly [number, ParkedRecord]> = [...this.awaiting];
     for (const f of this.parked) if (f.parkRecord !== null) live.push([f.parkId as number, f.parkRecord]);
@@ -189,6 +201,8 @@ export class Parking {
       this.settling = null;
       this.drop(ids);
     }
+    // A file whose commit failed for a passing reason (a full disk) stays parked, retried later.
+    for (const f of this.parked) if (f.journaled || f.refs === 0) next = Math.min(next, Math.max(1, f.parkedAt + this.opts.parkMs - performance.now()));
     if (next !== Infinity) this.schedule(next);
   }
 }

@@ -35,7 +35,7 @@ t.test('records survive a reopen; a re-recorded file keeps its last record; drop
   j.close();
 
   const b = ParkedJournal.open(path);
-  t.same(b.records, [rec('/x', 3), rec('/z', 4)], 'the last record of each file not dropped, in order');
+  t.same(b.records, [{ ...rec('/x', 3), id: x }, { ...rec('/z', 4), id: z }], 'the last record of each file not dropped, in order, with its id');
   t.equal(b.ignoredBytes, 0);
   const w = b.journal.newId();
   t.ok(w > z, 'new ids do not reuse the ones still recorded');
@@ -104,6 +104,7 @@ t.test('payloads that put() cannot have written are MALFORMED', async (t) => {
     ['mode above 0o7777', (() => { const b = Buffer.from(ok); b.writeUInt16BE(0o10000, 5); return b; })()],
     ['mtime not finite', (() => { const b = Buffer.from(ok); b.writeDoubleBE(NaN, 7); return b; })()],
     ['path not UTF-8', (() => { const b = Buffer.from(encodeSet(1, rec('/ab'))); b[19] = 0xff; return b; })()],
+    ['done with a short hash', Uint8Array.of(3, 0, 0, 0, 1, 9, 9)],
   ];
   for (const [what, payload] of bad) {
     let code: string | undefined;
@@ -114,6 +115,23 @@ t.test('payloads that put() cannot have written are MALFORMED', async (t) => {
     }
     t.equal(code, 'MALFORMED', what);
   }
+});
+
+t.test("a DONE keeps a committed file's record, naming its entry, until dropped", async (t) => {
+  const path = tempJournal(t);
+  const { journal: j } = ParkedJournal.open(path);
+  const [a, b] = [j.newId(), j.newId()];
+  j.put(a, rec('/a'));
+  j.put(b, rec('/b'));
+  const hash = new Uint8Array(32).fill(7);
+  j.done(a, hash);
+  j.close();
+  const again = ParkedJournal.open(path);
+  t.same(again.records, [{ ...rec('/a'), committedAs: hash, id: a }, { ...rec('/b'), id: b }]);
+  again.journal.rewrite(again.records.map((r) => [r.id, r] as const));
+  again.journal.drop([b]);
+  again.journal.close();
+  t.same(ParkedJournal.open(path).records, [{ ...rec('/a'), committedAs: hash, id: a }], 'rewrite() keeps the DONE');
 });
 
 t.test('rewrite() keeps only the records given, atomically', async (t) => {
@@ -133,14 +151,15 @@ t.test('a file parked for long: the journal is compacted instead of growing behi
   const { journal } = ParkedJournal.open(path);
   let parking: Parking;
   const committed: string[] = [];
+  const errors: string[] = [];
   parking = new Parking(journal, { put: () => new Uint8Array(32) }, {
     parkMs: 0,
     commit: (f) => {
       committed.push(f.path);
-      parking.settle(f, true);
+      parking.settle(f, 'committed');
     },
     durable: () => Promise.resolve(),
-    onError: (op, e) => t.fail(`${op}: ${String(e)}`),
+    onError: (op, e) => errors.push(`${op}: ${String(e)}`),
     compactBytes: 64 * 1024,
   });
   t.teardown(() => parking.close());
@@ -161,9 +180,24 @@ t.test('a file parked for long: the journal is compacted instead of growing behi
   }
   await new Promise((r) => setTimeout(r, 5));
   t.equal(committed.length, 3000, 'every other file committed');
+  // A journal that cannot be written (a full disk) is reported, never thrown out of the timer.
+  const failing = file('/on-a-full-disk', 'x');
+  parking.park(failing);
+  const realDrop = journal.drop.bind(journal);
+  journal.drop = () => {
+    throw new Error('ENOSPC');
+  };
+  await new Promise((r) => setTimeout(r, 5));
+  t.same(committed.at(-1), '/on-a-full-disk');
+  journal.drop = realDrop;
   t.ok(peak < 80 * 1024, `the journal stayed small (at most ${peak} bytes)`);
+  t.same(errors, ['parked files journal: Error: ENOSPC'], 'the failed drop was reported');
   parking.close();
   const left = ParkedJournal.open(path);
-  t.same(left.records.map((r) => [r.path, new TextDecoder().decode(r.manifest.subarray(1))]), [['/stuck', 'first version, closed']], 'only the parked file is left, as it was closed');
+  t.same(
+    left.records.map((r) => [r.path, new TextDecoder().decode(r.manifest.subarray(1))]),
+    [['/stuck', 'first version, closed'], ['/on-a-full-disk', 'x']],
+    'left: the parked file as it was closed, and the record whose drop failed (recovery finds its entry in the log)',
+  );
   left.journal.close();
 });

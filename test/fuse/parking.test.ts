@@ -207,6 +207,18 @@ t.test('a record that outlived its commit is not written again over a later vers
   journal.put(journal.newId(), { path: '/y', mode: 0o600, mtime: 1_600_000_000_000, manifest: Uint8Array.of(0, 0x79) });
   w.writeFile('/z', new TextEncoder().encode('made by another node'));
   journal.put(journal.newId(), { path: '/z', mode: 0o644, mtime: 1_600_000_000_000, manifest: Uint8Array.of(0, 0x7a) });
+  // fsynced, committed under the name it was renamed to, killed before the record was dropped.
+  const renamed = w.writeFile('/renamed', new TextEncoder().encode('r'), { mtime: 1_600_000_000_000 });
+  const tmpId = journal.newId();
+  journal.put(tmpId, { path: '/.renamed.tmp', mode: 0o644, mtime: 1_600_000_000_000, manifest: renamed.content });
+  journal.done(tmpId, renamed.hash);
+  // fsynced and committed, but the power failure took the entry: the record brings the file back.
+  const lostId = journal.newId();
+  journal.put(lostId, { path: '/lost', mode: 0o644, mtime: 1_600_000_000_000, manifest: Uint8Array.of(0, 0x6c) });
+  journal.done(lostId, new Uint8Array(32).fill(9));
+  // An empty file like another one, with the same time: still this one's own record.
+  w.writeFile('/empty1', new Uint8Array(0), { mtime: 1_600_000_000_000 });
+  journal.put(journal.newId(), { path: '/empty2', mode: 0o644, mtime: 1_600_000_000_000, manifest: Uint8Array.of(0) });
   journal.close();
   const reported: string[] = [];
   mounted = await mountReplica(replica, mnt, { onError: (op, e) => reported.push(`${op}: ${isBasefsError(e) ? e.code : String(e)}`) });
@@ -215,13 +227,22 @@ t.test('a record that outlived its commit is not written again over a later vers
   t.equal(replica.view.stat('/y').mode, 0o600);
   t.equal(await fsp.readFile(join(mnt, 'z'), 'utf8'), 'made by another node', 'a path made since is not written over');
   t.same(reported, ['recover parked /z: EXISTS'], 'and that is reported');
+  t.equal(await errnoOf(fsp.stat(join(mnt, '.renamed.tmp'))), 'ENOENT', 'a record whose entry survived under another name is skipped');
+  t.equal(await fsp.readFile(join(mnt, 'lost'), 'utf8'), 'l', 'a record whose entry was lost is recovered');
+  t.ok(replica.view.exists('/empty2'), 'the same content and time at another path is not taken for this file');
 });
 
-t.test("a parked file renamed to a name like libfuse's for unlinked open files is renamed, not lost", async (t) => {
+t.test("names like libfuse's for unlinked open files: only its exact form is taken as one", async (t) => {
   const { mnt, replica, mount } = await mountFresh(t, LONG);
   await fsp.writeFile(join(mnt, 'f'), 'kept');
-  await fsp.rename(join(mnt, 'f'), join(mnt, '.fuse_hidden0000000100000001'));
-  t.equal(await fsp.readFile(join(mnt, '.fuse_hidden0000000100000001'), 'utf8'), 'kept');
+  await fsp.rename(join(mnt, 'f'), join(mnt, '.fuse_hidden1'));
+  t.equal(await fsp.readFile(join(mnt, '.fuse_hidden1'), 'utf8'), 'kept');
+  // What libfuse does when a file still open is unlinked: rename it to .fuse_hidden + 16 hex digits
+  // (unlinked when its last descriptor closes). A parked file is gone with it: nothing is written.
+  await fsp.writeFile(join(mnt, 'g'), 'removed');
+  await fsp.rename(join(mnt, 'g'), join(mnt, '.fuse_hidden0000000100000002'));
+  await fsp.unlink(join(mnt, '.fuse_hidden0000000100000002'));
   await mount.unmount();
-  t.equal(Buffer.from(replica.view.readFile('/.fuse_hidden0000000100000001')).toString(), 'kept');
+  t.equal(Buffer.from(replica.view.readFile('/.fuse_hidden1')).toString(), 'kept');
+  t.notOk(replica.view.exists('/g') || replica.view.exists('/.fuse_hidden0000000100000002'));
 });

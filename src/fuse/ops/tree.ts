@@ -42,14 +42,17 @@ export function unlink(ctx: MountContext, path: string): void {
   ctx.kernel.forget(path);
 }
 
-/** libfuse's name for a file unlinked while open (it renames instead, and unlinks at release). */
-const HIDDEN = /^\.fuse_hidden[0-9a-f]+$/;
+/**
+ * libfuse's name for a file unlinked while open (it renames instead, and unlinks at release):
+ * `.fuse_hidden` and 16 hex digits. Its open count can outlast our release by a moment, so it is
+ * recognized by name alone: a user's own rename of a new file to exactly such a name is taken as
+ * a removal (documented in README).
+ */
+const HIDDEN = /^\.fuse_hidden[0-9a-f]{16}$/;
 
 export function rename(ctx: MountContext, from: string, to: string): void {
   const open = ctx.files.get(from);
-  // libfuse's own rename of a file unlinked while open (a parked file no descriptor has open is
-  // listed too, and is renamed like any other).
-  if (open !== undefined && open.refs > 0 && HIDDEN.test(baseName(to))) return hide(ctx, open, from, to);
+  if (open !== undefined && HIDDEN.test(baseName(to))) return hide(ctx, open, from, to);
   if (open?.created && !ctx.view.exists(from)) return renameNew(ctx, open, from, to);
   const w = ctx.writerFor(from);
   ctx.writerFor(to);
@@ -57,9 +60,11 @@ export function rename(ctx: MountContext, from: string, to: string): void {
   ctx.commitWithin(from);
   if (ctx.view.exists(to) && ctx.view.stat(to).kind === 'dir') ctx.commitParkedWithin(to);
   const dir = ctx.view.stat(from).kind === 'dir';
-  w.rename(from, to);
+  const written = w.rename(from, to);
   if (from !== to) {
-    ctx.discard(to);
+    // A new file replaced at `to` (parked, perhaps fsynced) goes with the rename's last entry.
+    const replaced = ctx.files.detach(to);
+    if (replaced !== undefined) ctx.unpark(replaced, written.at(-1)?.hash ?? null);
     ctx.files.move(from, to);
     ctx.kernel.move(from, to, dir);
   }
@@ -76,13 +81,21 @@ function renameNew(ctx: MountContext, file: OpenFile, from: string, to: string):
   if (from === to) return;
   if (!ctx.view.exists(to)) requireParentDir(ctx, to);
   else if (ctx.view.stat(to).kind === 'dir') fail('EISDIR', `${to}: is a directory`);
-  // The replaced file's record goes only once this one is in the log: a kill in between must not
-  // leave neither.
+  // The replaced file's record goes only once this one is in the log (a kill in between must not
+  // leave neither), and if that fails (IO) the rename is undone here too.
   const replaced = ctx.files.detach(to);
   ctx.files.move(from, to);
   ctx.kernel.move(from, to, false);
-  ctx.commit(file);
-  if (replaced !== undefined) ctx.unpark(replaced);
+  let hash: Uint8Array | null;
+  try {
+    hash = ctx.commit(file);
+  } catch (e) {
+    ctx.files.move(to, from);
+    ctx.kernel.move(to, from, false);
+    if (replaced !== undefined) ctx.files.attach(replaced);
+    throw e;
+  }
+  if (replaced !== undefined) ctx.unpark(replaced, hash);
 }
 
 /** Unlink an open file but keep serving its descriptors (its content moves into the buffer). */
