@@ -13,23 +13,19 @@ import { joinPath } from '../core/paths.ts';
 import type { Node } from '../core/tree.ts';
 import { AttrCache, fuseStat, S_IFREG, type FuseStat, type Owner, type Shown } from './attrs.ts';
 import { BlockCache } from './block-cache.ts';
-import { fail, FuseError } from './errno.ts';
+import { fail } from './errno.ts';
 import { KernelAttrs } from './kernel-attrs.ts';
 import { OpenFiles, type OpenFile, type Snapshot } from './open-files.ts';
 import type { ParkedJournal, ParkedRecord, RecoveredRecord } from './parked-journal.ts';
 import { Parking } from './parking.ts';
 
-/** How soon a parked file whose commit failed for a passing reason (IO) is tried again. */
-const RETRY_PARKED_MS = 1000;
-
 /**
- * Whether a failed write is refused for good: the key has no authority (EACCES, EROFS), the path
- * or its directory is not what it was (gone, a directory, made by another node), the content
- * cannot be read back. Anything else (IO: a full disk, a failed flush) may pass.
+ * Whether a failed write may pass: storage (IO: a full disk, a failed flush) and the like. Any
+ * other failure is a refusal for good: no authority (EACCES, EROFS), the path or its directory
+ * not what it was (gone, a directory, made by another node), content that cannot be read back.
  */
-function refusedForGood(e: unknown): boolean {
-  if (e instanceof FuseError) return true;
-  return isBasefsError(e) && !['IO', 'CLOSED', 'LOCKED', 'TIMEOUT'].includes(e.code);
+function mayPass(e: unknown): boolean {
+  return isBasefsError(e) && ['IO', 'CLOSED', 'LOCKED', 'TIMEOUT'].includes(e.code);
 }
 
 export class MountContext {
@@ -197,14 +193,11 @@ export class MountContext {
   }
 
   /** Park new files at close from now on, recording them in `journal` (mount.ts). */
-  startParking(journal: ParkedJournal, parkMs: number, onError: (op: string, e: unknown) => void): void {
+  /** `held`: records of a previous mount that recovery could not commit now (kept for the next). */
+  startParking(journal: ParkedJournal, parkMs: number, onError: (op: string, e: unknown) => void, held: readonly RecoveredRecord[] = []): void {
     this.onError = onError;
-    this.parking = new Parking(journal, this.replica.blocks, {
-      parkMs,
-      commit: (f) => this.commitParked(f),
-      durable: () => this.replica.durable(),
-      onError,
-    });
+    const opts = { parkMs, commit: (f: OpenFile) => this.commitParked(f), durable: () => this.replica.durable(), onError };
+    this.parking = new Parking(journal, this.replica.blocks, opts, held.map((r) => [r.id, r] as const));
   }
 
   /**
@@ -231,7 +224,7 @@ export class MountContext {
         if ((this.view.stat(r.path).mode & 0o7777) !== r.mode) w.chmod(r.path, r.mode, { at: r.mtime });
       } catch (e) {
         onError(`recover parked ${r.path}`, e);
-        if (!refusedForGood(e)) keep.push(r);
+        if (mayPass(e)) keep.push(r);
       }
     }
     return keep;
@@ -332,21 +325,19 @@ export class MountContext {
   }
 
   /**
-   * A parked file's wait is over. If it cannot be written for good (the key lost its authority, a
-   * peer removed its directory since the close: what a failed close would have said), it is
-   * reported and dropped; for a passing reason (IO: a full disk), it stays parked and is retried.
+   * A parked file's wait is over. If it cannot be written (what a failed close would have said),
+   * it is reported and gone here; refused for good (the key lost its authority, a peer removed its
+   * directory since the close), its record is dropped; for a passing reason (IO: a full disk), the
+   * record stays for the next mount to commit.
    */
   private commitParked(file: OpenFile): void {
     try {
       this.commit(file);
     } catch (e) {
       this.onError('parked', e);
-      if (!refusedForGood(e)) {
-        file.parkedAt = performance.now() + RETRY_PARKED_MS;
-        return;
-      }
-      this.parking?.settle(file, 'removed');
-      file.detached = true; // gone, as a file whose save failed at close: its descriptors keep it
+      if (mayPass(e)) this.parking?.shelve(file);
+      else this.parking?.settle(file, 'removed');
+      file.detached = true; // its descriptors keep it
       this.files.forget(file);
     }
   }

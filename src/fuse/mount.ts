@@ -261,7 +261,7 @@ async function startParking(ctx: MountContext, replica: Replica, parkMs: number,
     opened.journal.close();
     return onError('parked files journal', e);
   }
-  if (parkMs > 0) ctx.startParking(opened.journal, parkMs, onError);
+  if (parkMs > 0) ctx.startParking(opened.journal, parkMs, onError, keep);
   else opened.journal.close();
 }
 

@@ -66,6 +66,15 @@ const MAX_PAYLOAD = SET_FIXED + MAX_PATH_BYTES + MAX_CONTENT;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** Close a descriptor this journal no longer writes through (in a callback: must not throw). */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    /* nothing more to lose */
+  }
+}
+
 function header(): Buffer {
   const h = Buffer.alloc(HEADER_BYTES);
   h.write(MAGIC, 0, 'latin1');
@@ -231,17 +240,22 @@ export class ParkedJournal {
       writeAll(fd, bytes, 0);
       fsyncSync(fd);
       renameSync(tmp, this.path);
-      fsyncPath(dirname(this.path));
     } catch (e) {
       if (fd !== undefined) closeSync(fd);
       rmSync(tmp, { force: true });
       throw ioError(e, `cannot rewrite ${this.path}`);
     }
+    // Renamed: from here on the new file is the journal, whatever else fails.
     this.#retire(this.#fd);
     this.#fd = fd;
     this.#size = bytes.length;
     this.#live.clear();
     for (const [id] of records) this.#live.add(id);
+    try {
+      fsyncPath(dirname(this.path));
+    } catch (e) {
+      throw ioError(e, `cannot sync the directory of ${this.path}`);
+    }
   }
 
   /** Record (or re-record) parked file `id`: in the OS when this returns. */
@@ -287,7 +301,7 @@ export class ParkedJournal {
         if (left > 0) this.#syncing.set(fd, left);
         else {
           this.#syncing.delete(fd);
-          if (this.#retired.delete(fd)) closeSync(fd);
+          if (this.#retired.delete(fd)) closeQuietly(fd);
         }
         if (e) reject(ioError(e, `cannot sync ${this.path}`));
         else resolve();
@@ -302,7 +316,7 @@ export class ParkedJournal {
   /** Close `fd` now, or once the syncs running on it are done (closing it under them could hit a reused descriptor). */
   #retire(fd: number): void {
     if (this.#syncing.has(fd)) this.#retired.add(fd);
-    else closeSync(fd);
+    else closeQuietly(fd);
   }
 
   #append(payload: Uint8Array): void {

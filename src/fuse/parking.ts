@@ -41,11 +41,33 @@ export class Parking {
   private settling: number[] | null = null;
   /** Records of committed files whose fsync(2) made them durable, until the commit is too. */
   private readonly awaiting = new Map<number, ParkedRecord>();
+  /**
+   * Records left for the next mount: files whose commit failed for a passing reason (IO: the
+   * log may even hold the entry in memory only), and those recovery could not commit. They stay
+   * in the journal whatever else is dropped, compacted or cleared.
+   */
+  private readonly held = new Map<number, ParkedRecord>();
+  /** Ids whose drop failed (a full disk): dropped with the next one. */
+  private undropped: number[] = [];
 
-  constructor(journal: ParkedJournal, blocks: BlockSink, opts: ParkingOptions) {
+  /** `held`: records a previous mount left that recovery could not commit now (kept in the journal). */
+  constructor(journal: ParkedJournal, blocks: BlockSink, opts: ParkingOptions, held: ReadonlyArray<readonly [number, ParkedRecord]> = []) {
     this.journal = journal;
     this.blocks = blocks;
     this.opts = opts;
+    for (const [id, r] of held) this.held.set(id, r);
+  }
+
+  /**
+   * `file`'s commit failed for a passing reason: it is no longer parked here, and its record stays
+   * in the journal for the next mount's recovery (retrying now could find the entry in the log's
+   * memory though not on disk, and take it for written).
+   */
+  shelve(file: OpenFile): void {
+    if (!file.parked) return;
+    file.parked = false;
+    this.parked.delete(file);
+    if (file.parkRecord !== null) this.held.set(file.parkId as number, file.parkRecord);
   }
 
   get size(): number {
@@ -94,8 +116,11 @@ export class Parking {
     }
     try {
       this.journal.done(id, hash);
+      // Durable before the entry's own flush (which waits GATHER_MS) as a rule: were the entry
+      // durable and this not, recovery would bring back a temporary name the file was renamed from.
+      this.journal.sync().catch((e: unknown) => this.opts.onError('parked files journal', e));
     } catch (e) {
-      this.opts.onError('parked files journal', e); // the record stays as it was: recovery finds the entry by its path
+      this.opts.onError('parked files journal', e);
     }
     this.awaiting.set(id, { ...(file.parkRecord as ParkedRecord), committedAs: hash });
     this.opts.durable().then(
@@ -125,15 +150,18 @@ export class Parking {
    * (and those of committed files still waiting to be durable).
    */
   private drop(ids: number[]): void {
+    const all = this.undropped.length === 0 ? ids : [...this.undropped, ...ids];
     try {
-      this.journal.drop(ids);
+      this.journal.drop(all);
+      this.undropped = [];
     } catch (e) {
-      // A record left behind is skipped by recovery (its entry is in the log); a full disk must
-      // not take the mount down from a timer.
+      // Tried again with the next drop (a removed file's record must not outlive a kill). A full
+      // disk must not take the mount down from a timer either.
+      this.undropped = all;
       return this.opts.onError('parked files journal', e);
     }
     if (this.journal.bytes < (this.opts.compactBytes ?? 1 << 20)) return;
-    const live: Array<readonly [number, ParkedRecord]> = [...this.awaiting];
+    const live: Array<readonly [number, ParkedRecord]> = [...this.held, ...this.awaiting];
     for (const f of this.parked) if (f.parkRecord !== null) live.push([f.parkId as number, f.parkRecord]);
     let bytes = 0;
     for (const [, r] of live) bytes += 64 + r.path.length + r.manifest.length;
@@ -158,7 +186,8 @@ export class Parking {
 
   /** Forget every record (unmount: every parked file was committed and is on disk). */
   clearJournal(): void {
-    if (!this.closed) this.journal.clear();
+    if (this.closed || this.held.size > 0) return;
+    this.journal.clear();
   }
 
   /** Stop the timer and close the journal (after the parked files were committed: unmount). */
@@ -201,8 +230,6 @@ export class Parking {
       this.settling = null;
       this.drop(ids);
     }
-    // A file whose commit failed for a passing reason (a full disk) stays parked, retried later.
-    for (const f of this.parked) if (f.journaled || f.refs === 0) next = Math.min(next, Math.max(1, f.parkedAt + this.opts.parkMs - performance.now()));
     if (next !== Infinity) this.schedule(next);
   }
 }
