@@ -5,10 +5,8 @@
  */
 import type { Replica } from '../core/replica.ts';
 import type { Writer } from '../core/writer.ts';
-import { decodeManifest } from '../core/content.ts';
 import { ACTION, type Entry } from '../core/entry.ts';
-import { err, isBasefsError } from '../core/errors.ts';
-import { bytesEqual } from '../core/hash.ts';
+import { err } from '../core/errors.ts';
 import { joinPath } from '../core/paths.ts';
 import type { Node } from '../core/tree.ts';
 import { AttrCache, fuseStat, S_IFREG, type FuseStat, type Owner, type Shown } from './attrs.ts';
@@ -16,17 +14,9 @@ import { BlockCache } from './block-cache.ts';
 import { fail } from './errno.ts';
 import { KernelAttrs } from './kernel-attrs.ts';
 import { OpenFiles, type OpenFile, type Snapshot } from './open-files.ts';
-import type { ParkedJournal, ParkedRecord, RecoveredRecord } from './parked-journal.ts';
+import type { ParkedJournal, RecoveredRecord } from './parked-journal.ts';
+import { mayPass } from './recover-parked.ts';
 import { Parking } from './parking.ts';
-
-/**
- * Whether a failed write may pass: storage (IO: a full disk, a failed flush) and the like. Any
- * other failure is a refusal for good: no authority (EACCES, EROFS), the path or its directory
- * not what it was (gone, a directory, made by another node), content that cannot be read back.
- */
-function mayPass(e: unknown): boolean {
-  return isBasefsError(e) && ['IO', 'CLOSED', 'LOCKED', 'TIMEOUT'].includes(e.code);
-}
 
 export class MountContext {
   readonly replica: Replica;
@@ -198,49 +188,6 @@ export class MountContext {
     this.onError = onError;
     const opts = { parkMs, commit: (f: OpenFile) => this.commitParked(f), durable: () => this.replica.durable(), onError };
     this.parking = new Parking(journal, this.replica.blocks, opts, held.map((r) => [r.id, r] as const));
-  }
-
-  /**
-   * Commit the files a previous mount had parked when it stopped without committing them (killed),
-   * as their close would have: `records` from ParkedJournal.open. Skipped: a record whose entry
-   * survived (committedAs: kept for fsync(2) until durable), one committed at its own path just
-   * before the kill (the same content and time in that path's history), and one whose path exists
-   * now: the file was new when closed, so another node made that path since, and the version
-   * closed here is not written over it (reported). Returns the records to keep for a later mount:
-   * those that failed for a passing reason (IO); the others that failed are reported and dropped.
-   */
-  recoverParked(records: readonly RecoveredRecord[], onError: (op: string, e: unknown) => void): RecoveredRecord[] {
-    const keep: RecoveredRecord[] = [];
-    for (const r of records) {
-      try {
-        if (r.committedAs !== undefined && this.replica.log.has(r.committedAs)) continue;
-        if (this.committedAtPath(r)) continue;
-        if (this.view.exists(r.path)) throw err('EXISTS', `${r.path} was made by another node since: the version closed here before the mount stopped is not written over it`);
-        const w = this.writerFor(r.path);
-        const m = decodeManifest(r.manifest);
-        const data = new Uint8Array(m.size);
-        this.blocks.read(m, 0, m.size, data);
-        w.writeFileIfChanged(r.path, data, { mtime: r.mtime });
-        if ((this.view.stat(r.path).mode & 0o7777) !== r.mode) w.chmod(r.path, r.mode, { at: r.mtime });
-      } catch (e) {
-        onError(`recover parked ${r.path}`, e);
-        if (mayPass(e)) keep.push(r);
-      }
-    }
-    return keep;
-  }
-
-  /** Whether `r`'s content and time are in the history of its own path (committed, not dropped). */
-  private committedAtPath(r: ParkedRecord): boolean {
-    const found = this.view.find(r.path, true);
-    if (found === undefined) return false;
-    const stack = [...found.chain.roots];
-    for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
-      const e = n.entry;
-      if (e.action === ACTION.WRITE && e.timestamp === Math.floor(r.mtime) && bytesEqual(e.content, r.manifest)) return true;
-      stack.push(...n.children);
-    }
-    return false;
   }
 
   parkedCount(): number {

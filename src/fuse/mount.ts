@@ -10,6 +10,7 @@ import type { Replica } from '../core/replica.ts';
 import { normalizePath } from '../core/paths.ts';
 import { MountContext } from './context.ts';
 import { ParkedJournal, type OpenedJournal, type RecoveredRecord } from './parked-journal.ts';
+import { recoverParked } from './recover-parked.ts';
 import { isExpected, toErrno } from './errno.ts';
 import { checkDevice, checkMountpoint, isMounted, loadFuse, type FuseClass, type FuseInstance } from './preflight.ts';
 import * as files from './ops/files.ts';
@@ -249,7 +250,7 @@ async function startParking(ctx: MountContext, replica: Replica, parkMs: number,
   }
   let keep: RecoveredRecord[] = [];
   if (opened.records.length > 0) {
-    keep = ctx.recoverParked(opened.records, onError);
+    keep = recoverParked(ctx, opened.records, onError);
     // The journal forgets them only once their entries are on disk; those that failed for a
     // passing reason (IO) wait for the next mount.
     await replica.durable();

@@ -1,9 +1,9 @@
 /**
- * The journal of parked files: new files that were closed but are not in the log yet (context.ts
+ * The journal of parked files: new files that were closed but are not in the log yet (parking.ts
  * says why a new file waits a moment before it becomes an entry). A close must not be lost when
  * the mount process is killed, so a parked file's content (its manifest: the blocks are stored
  * before the record) and attributes are appended here first; the next mount commits whatever was
- * left (mount.ts).
+ * left (recover-parked.ts).
  *
  *     file    = "BASEFSPARK" ‖ 2 zero bytes ‖ u32 version (= 1) ‖ frame*      (frames.ts)
  *     payload = 1 ‖ u32 id ‖ u16 mode ‖ f64 mtime (ms) ‖ u32 n ‖ path (n bytes UTF-8) ‖ manifest

@@ -102,7 +102,7 @@ export class Parking {
    * committed: the record goes at once, or a killed mount's successor would bring the file back).
    * The record of a file whose fsync(2) made it durable stays, marked with `hash`, until that entry
    * is durable too, so that a power failure in between loses neither; recovery then skips it
-   * unless the entry was lost (MountContext.recoverParked).
+   * unless the entry was lost (recover-parked.ts).
    */
   settle(file: OpenFile, how: 'committed' | 'replaced' | 'removed', hash: Uint8Array | null = null): void {
     if (!file.parked) return;
