@@ -25,7 +25,7 @@ export class MountCommand extends NodeHostCommand {
   static override usage = Command.Usage({
     category: 'Node',
     description: 'run a node and mount the filesystem over FUSE',
-    details: `Runs a node of filesystem NAME, as \`basefs run\` does (same options; in the background unless -f), and mounts the filesystem on MOUNTPOINT, an existing empty directory. Files read there come from the log and the block store; a file written there becomes one signed entry when it is closed (or fsynced), checked against the key's authority first: no authority is EACCES, no key at all makes the mount read-only (EROFS). Changes from other nodes show without remounting, within about a second (the kernel keeps names and attributes that long; a file read meanwhile is the previous version, whole).
+    details: `Runs a node of filesystem NAME, as \`basefs run\` does (same options; in the background unless -f), and mounts the filesystem on MOUNTPOINT, an existing empty directory. Files read there come from the log and the block store; a file written there becomes one signed entry when it is closed or fsynced (a new file 25 ms later, or at once when renamed, so that a save through a temporary name is one entry), checked against the key's authority first: no authority is EACCES, no key at all makes the mount read-only (EROFS). Changes from other nodes show without remounting, within about a second (the kernel keeps names and attributes that long; a file read meanwhile is the previous version, whole).
 
 SIGINT or SIGTERM unmounts, leaves the group and exits; \`basefs unmount NAME\` (or fusermount -u MOUNTPOINT) unmounts, and the node then stops too. Needs Linux with /dev/fuse, libfuse2 and fusermount (apt-get install libfuse2 fuse).`,
     examples: [
