@@ -110,6 +110,9 @@ function hide(ctx: MountContext, open: OpenFile, from: string, to: string): void
   ctx.files.hide(from, to);
   ctx.unpark(open);
   ctx.kernel.forget(from);
+  // No descriptor of ours is open (a parked file): nothing needs the hidden name, and libfuse's
+  // own unlink of it, if this was libfuse, gets ENOENT, which it ignores.
+  if (open.refs === 0) ctx.discard(to);
 }
 
 export function symlink(ctx: MountContext, target: string, path: string): void {
