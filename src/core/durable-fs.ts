@@ -134,6 +134,11 @@ export function publishFile(tmpPath: string, path: string, replace: boolean, syn
   return published;
 }
 
+/** A temporary name beside `path`, for a file to be renamed or linked there once written. */
+export function tempNameFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
 /**
  * Writes a small file so that readers see the old content or the new, never a mix, and the new one
  * survives a crash: a temporary file in the same directory (created with `mode`), fsync, then
@@ -141,8 +146,7 @@ export function publishFile(tmpPath: string, path: string, replace: boolean, syn
  * then fsync of the directory. Used for config and key files.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array, opts: { mode: number; replace: boolean }): boolean {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempNameFor(path);
   try {
     createFileSynced(tmp, bytes, 'always', opts.mode);
     return publishFile(tmp, path, opts.replace);

@@ -6,10 +6,28 @@
  *
  * 1 ≤ length ≤ the caller's maximum. Empty payloads are not allowed so that a run of zero bytes
  * (which some file systems leave at the end of a file after a crash) never parses as frames.
+ *
+ * Both files start with a header naming what they are:
+ *
+ *     header = magic (ASCII, up to 12 bytes) ‖ zero bytes to offset 12 ‖ u32 version      16 bytes
  */
 import { crc32c } from './crc32c.ts';
 
 export const FRAME_HEADER_BYTES = 8;
+export const FILE_HEADER_BYTES = 16;
+
+/** The header of a file of frames: `magic` (at most 12 ASCII bytes) and `version`. */
+export function fileHeader(magic: string, version: number): Buffer {
+  const h = Buffer.alloc(FILE_HEADER_BYTES);
+  h.write(magic, 0, 12, 'latin1');
+  h.writeUInt32BE(version, 12);
+  return h;
+}
+
+/** Whether `bytes` start with exactly `header` (fileHeader). */
+export function hasFileHeader(bytes: Buffer, header: Buffer): boolean {
+  return bytes.length >= header.length && bytes.subarray(0, header.length).equals(header);
+}
 
 /** Why a scan stopped before the end of the bytes. */
 export type Damage = 'torn' | 'bad-length' | 'checksum';

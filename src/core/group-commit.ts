@@ -2,8 +2,8 @@
  * The flush behind sync 'background' (Replica): group commit. Writes return once they are in the
  * OS; the first change schedules a flush, which waits GATHER_MS for more (not when fsync(2) asks),
  * fsyncs the blocks written so far, then fdatasyncs the log, and runs again while changes came in
- * meanwhile. One flush thus covers every change made
- * while the previous one ran, however many, and no writer waits for the disk; durable() does.
+ * meanwhile. One flush thus covers every change made while the previous one ran, however many,
+ * and no writer waits for the disk; durable() does.
  *
  * Order: the log's fdatasync starts only once no block written before it is still unsynced, so the
  * log on disk names no block that is not. Two cases escape this, both only in a power failure:

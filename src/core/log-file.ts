@@ -47,7 +47,7 @@
  */
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { encodeFrames, FRAME_HEADER_BYTES, scanFrames, type Damage, type FrameScan } from './frames.ts';
+import { encodeFrames, FILE_HEADER_BYTES, fileHeader, FRAME_HEADER_BYTES, hasFileHeader, scanFrames, type Damage, type FrameScan } from './frames.ts';
 import { err } from './errors.ts';
 import { appendOrCut, createFileSynced, errnoCode, fsyncPath, ioError, openOrCreate, type SyncPolicy } from './durable-fs.ts';
 import { FileLock } from './file-lock.ts';
@@ -57,7 +57,7 @@ export type { SyncPolicy } from './durable-fs.ts';
 export const MAX_RECORD_BYTES = 1024 * 1024;
 const MAGIC = 'BASEFSLOG';
 const VERSION = 1;
-const HEADER_BYTES = 16;
+const HEADER_BYTES = FILE_HEADER_BYTES;
 
 export type { Damage } from './frames.ts';
 
@@ -95,15 +95,12 @@ export interface LogOpenOptions {
 }
 
 function headerBytes(): Buffer {
-  const h = Buffer.alloc(HEADER_BYTES);
-  h.write(MAGIC, 0, 'latin1');
-  h.writeUInt32BE(VERSION, 12);
-  return h;
+  return fileHeader(MAGIC, VERSION);
 }
 
 /** Checks the header (throws MALFORMED) and scans frames up to the first bad one. */
 function scan(bytes: Buffer, path: string): FrameScan {
-  if (bytes.length < HEADER_BYTES || !bytes.subarray(0, HEADER_BYTES).equals(headerBytes())) {
+  if (!hasFileHeader(bytes, headerBytes())) {
     throw err('MALFORMED', `${path} is not a BaseFS log file (version ${VERSION})`);
   }
   return scanFrames(bytes, HEADER_BYTES, MAX_RECORD_BYTES);

@@ -73,11 +73,6 @@ export class AttrCache {
     this.version++;
   }
 
-  /** The stat of a path in the log (throws NOT_FOUND). */
-  get(path: string): FuseStat {
-    return this.shown(path).st;
-  }
-
   /** The stat of a path in the log and the file version it describes (throws NOT_FOUND). */
   shown(path: string): Shown {
     if (this.cachedVersion !== this.version) {

@@ -182,8 +182,10 @@ export class MountContext {
     return { st: fuseStat('file', open.size, base.st.mode, t, t, this.owner), version: open.dirty ? null : open.savedVersion };
   }
 
-  /** Park new files at close from now on, recording them in `journal` (mount.ts). */
-  /** `held`: records of a previous mount that recovery could not commit now (kept for the next). */
+  /**
+   * Park new files at close from now on, recording them in `journal` (mount.ts). `held`: records
+   * of a previous mount that recovery could not commit now (kept for the next).
+   */
   startParking(journal: ParkedJournal, parkMs: number, onError: (op: string, e: unknown) => void, held: readonly RecoveredRecord[] = []): void {
     this.onError = onError;
     const opts = { parkMs, commit: (f: OpenFile) => this.commitParked(f), durable: () => this.replica.durable(), onError };

@@ -85,11 +85,8 @@ export class OpenFile {
     this.reserve(load, end);
     (this.data as Buffer).set(src, offset);
     if (end > this.size) this.size = end;
-    this.dirty = true;
     this.wrote = true;
-    this.journaled = false;
-    this.parkedManifest = null;
-    this.changedAt = Date.now();
+    this.contentChanged();
   }
 
   /** The mtime (and ctime) the file has once saved: what getattr shows while it is open. */
@@ -103,6 +100,11 @@ export class OpenFile {
     const data = this.data as Buffer;
     if (size > this.size) data.fill(0, this.size, size);
     this.size = size;
+    this.contentChanged();
+  }
+
+  /** The buffer differs from the log, and from what was parked (parking.ts). */
+  private contentChanged(): void {
     this.dirty = true;
     this.journaled = false;
     this.parkedManifest = null;

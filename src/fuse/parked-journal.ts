@@ -20,12 +20,12 @@
  * follows was never acknowledged. A file that is not a journal is refused (MALFORMED).
  */
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { MAX_CONTENT } from '../core/entry.ts';
 import { err } from '../core/errors.ts';
-import { appendOrCut, fsyncPath, ioError, openOrCreate, writeAll } from '../core/durable-fs.ts';
-import { encodeFrames, scanFrames } from '../core/frames.ts';
+import { appendOrCut, fsyncPath, ioError, openOrCreate, tempNameFor, writeAll } from '../core/durable-fs.ts';
+import { HASH_BYTES } from '../core/hash.ts';
+import { encodeFrames, FILE_HEADER_BYTES, fileHeader, FRAME_HEADER_BYTES, hasFileHeader, scanFrames } from '../core/frames.ts';
 
 export interface ParkedRecord {
   path: string;
@@ -54,11 +54,10 @@ export interface OpenedJournal {
 
 const MAGIC = 'BASEFSPARK';
 const VERSION = 1;
-const HEADER_BYTES = 16;
+const HEADER_BYTES = FILE_HEADER_BYTES;
 const SET = 1;
 const DROP = 2;
 const DONE = 3;
-const HASH_BYTES = 32;
 const MAX_PATH_BYTES = 16 * 1024;
 const SET_FIXED = 1 + 4 + 2 + 8 + 4;
 const MAX_PAYLOAD = SET_FIXED + MAX_PATH_BYTES + MAX_CONTENT;
@@ -76,10 +75,7 @@ function closeQuietly(fd: number): void {
 }
 
 function header(): Buffer {
-  const h = Buffer.alloc(HEADER_BYTES);
-  h.write(MAGIC, 0, 'latin1');
-  h.writeUInt32BE(VERSION, 12);
-  return h;
+  return fileHeader(MAGIC, VERSION);
 }
 
 export function encodeSet(id: number, r: ParkedRecord): Uint8Array {
@@ -176,12 +172,10 @@ export class ParkedJournal {
     try {
       fd = openOrCreate(path, header());
       const bytes = readFileSync(fd);
-      if (bytes.length < HEADER_BYTES || !bytes.subarray(0, HEADER_BYTES).equals(header()))
-        throw err('MALFORMED', `${path} is not a BaseFS journal of parked files`);
+      if (!hasFileHeader(bytes, header())) throw err('MALFORMED', `${path} is not a BaseFS journal of parked files`);
       const scan = scanFrames(bytes, HEADER_BYTES, MAX_PAYLOAD);
       const live = new Map<number, ParkedRecord>();
       let goodEnd = HEADER_BYTES;
-      let at = HEADER_BYTES;
       for (const payload of scan.records) {
         let d: Decoded;
         try {
@@ -189,8 +183,7 @@ export class ParkedJournal {
         } catch {
           break; // checksummed but not ours: treated as the end, like a torn frame
         }
-        at += 8 + payload.length;
-        goodEnd = at;
+        goodEnd += FRAME_HEADER_BYTES + payload.length;
         if (d.kind === 'drop') for (const id of d.ids) live.delete(id);
         else if (d.kind === 'done') {
           const r = live.get(d.id);
@@ -233,7 +226,7 @@ export class ParkedJournal {
       if (r.committedAs !== undefined) payloads.push(encodeDone(id, r.committedAs));
     }
     const bytes = Buffer.concat([header(), encodeFrames(payloads)]);
-    const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    const tmp = tempNameFor(this.path);
     let fd: number | undefined;
     try {
       fd = openSync(tmp, 'wx+', 0o644);
